@@ -1,0 +1,48 @@
+# Self-supervised learning course: two commands get you going.
+#   make lab    create .venv if missing, install the course, start JupyterLab
+#   make test   create or update .venv, run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU/GPU wheels of torch: override on other machines, e.g. TORCH_SPEC="torch torchvision".
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.sslcourse-installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv lab test test-fast release check-release check clean help
+
+help:
+	@echo "make lab | make test | make release | make check NB=notebooks/00_evaluation/00_evaluation.ipynb"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: venv
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Regenerate the student release notebooks/ from solutions/ with nbgrader generate_assignment.
+release: venv
+	$(PY) -m autograder release
+
+check-release: venv
+	$(PY) -m autograder release --check
+
+# Students: run the visible checks of a notebook the way the grader will.
+check: venv
+	$(PY) -m autograder check $(NB)
+
+clean:
+	rm -rf out test-artifacts .pytest_cache gradebook.db data/cache

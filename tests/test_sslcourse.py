@@ -1,0 +1,133 @@
+"""Unit tests of the helper library."""
+import base64
+import time
+
+import pytest
+import torch
+from torch import nn
+
+import sslcourse
+from sslcourse import utils
+from sslcourse.evaluation import embed, evaluate, knn_accuracy, linear_probe
+from sslcourse.models import SmallCNN, TinyViT, count_parameters, mlp
+from sslcourse.train import random_batches, train
+
+
+def test_small_cnn_size_and_shapes():
+    model = SmallCNN()
+    assert 200_000 < count_parameters(model) < 300_000
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 128)
+    assert model(torch.rand(2, 3, 64, 64)).shape == (2, 128)
+    assert SmallCNN(in_channels=1)(torch.rand(2, 1, 8, 8)).shape == (2, 128)
+
+
+def test_tiny_vit_tokens_and_features():
+    vit = TinyViT()
+    tokens = vit.embed(torch.rand(2, 3, 32, 32))
+    assert tokens.shape == (2, 64, 128)
+    assert vit.encode(tokens[:, :16]).shape == (2, 16, 128)  # any subset of tokens (MAE)
+    assert vit(torch.rand(2, 3, 32, 32)).shape == (2, 128)
+
+
+def test_mlp_head():
+    assert mlp(8, 16, 4)(torch.rand(5, 8)).shape == (5, 4)
+
+
+def test_budget_scaling(monkeypatch):
+    monkeypatch.delenv("SSLCOURSE_QUICK", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("SSLCOURSE_BUDGET_SCALE", raising=False)
+    assert sslcourse.budget(60) == 60 and sslcourse.quick_or(10, 1) == 10
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert sslcourse.is_quick() and sslcourse.budget(60) < 1 and sslcourse.quick_or(10, 1) == 1
+    monkeypatch.setenv("SSLCOURSE_BUDGET_SCALE", "2")
+    assert sslcourse.budget(60) == 120
+
+
+def test_device_choice(monkeypatch):
+    monkeypatch.setenv("SSLCOURSE_DEVICE", "cpu")
+    assert utils.get_device() == torch.device("cpu")
+    monkeypatch.delenv("SSLCOURSE_DEVICE")
+    assert utils.get_device().type in {"cpu", "cuda", "mps"}
+
+
+def test_seeding_is_reproducible():
+    g = sslcourse.seed_everything(5)
+    a, b = torch.rand(3), torch.rand(3, generator=g)
+    g = sslcourse.seed_everything(5)
+    assert torch.equal(a, torch.rand(3)) and torch.equal(b, torch.rand(3, generator=g))
+
+
+def test_train_loop_respects_budget_and_steps():
+    calls = []
+    hist = train(lambda i: calls.append(i) or 1.0 / (i + 1), seconds=10, max_steps=7, progress=False)
+    assert calls == list(range(7)) and hist["steps"] == 7 and len(hist["loss"]) == 7
+    start = time.perf_counter()
+    hist = train(lambda i: time.sleep(0.01) or 0.0, seconds=0.3, progress=False)
+    assert 0.25 < time.perf_counter() - start < 1.5 and hist["steps"] >= 5
+    hist = train(lambda i: {"loss": 1.0, "acc": 0.5}, seconds=0, progress=False)
+    assert hist["steps"] == 1 and hist["acc"] == [0.5]  # always at least min_steps
+
+
+def test_random_batches_cover_every_index():
+    it = random_batches(10, 5, generator=torch.Generator().manual_seed(0))
+    assert sorted(torch.cat([next(it), next(it)]).tolist()) == list(range(10))
+
+
+def _blobs(n, d=16, seed=0, noise=0.3):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(4, d, generator=torch.Generator().manual_seed(99)) * 2
+    y = torch.arange(n) % 4
+    return centers[y] + noise * torch.randn(n, d, generator=g), y
+
+
+def test_linear_probe_and_knn_on_separable_data():
+    xtr, ytr = _blobs(400)
+    xte, yte = _blobs(200, seed=1)
+    assert linear_probe(xtr, ytr, xte, yte) > 0.95
+    assert knn_accuracy(xtr, ytr, xte, yte) > 0.95
+    assert linear_probe(xtr, ytr[torch.randperm(400)], xte, yte) < 0.5  # shuffled labels: near chance
+
+
+def test_embed_leaves_the_encoder_untouched():
+    enc = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5)).train()
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    feats = embed(enc, torch.randn(10, 4), batch_size=3)
+    assert feats.shape == (10, 4) and enc.training and not feats.requires_grad
+    assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())
+
+
+def test_evaluate_raw_pixels_and_encoder():
+    from sslcourse.data import load_shapes
+    tr, te = load_shapes("train", n=300), load_shapes("test", n=100)
+    res = evaluate(None, tr, te)
+    assert set(res) == {"linear", "knn"} and 0 <= res["linear"] <= 1
+    assert set(evaluate(SmallCNN(), tr, te)) == {"linear", "knn"}
+
+
+def test_widget_has_a_static_fallback():
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+    from sslcourse.widgets import interactive_plot
+
+    seen = []
+
+    def draw(a=1):
+        seen.append(a)
+        plt.plot([0, a])
+
+    w = interactive_plot(draw, a=W.IntSlider(3, 0, 10))
+    bundle = w._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
+    assert 3 in seen  # the static view uses the slider's initial value
+
+
+def test_checks_explain_what_is_wrong():
+    from sslcourse.checks import expect_close, expect_shape
+    with pytest.raises(AssertionError, match=r"expected shape \(2, 3\), got \(3, 2\)"):
+        expect_shape(torch.zeros(3, 2), (2, 3), "x")
+    with pytest.raises(AssertionError, match="hint: divide"):
+        expect_close(torch.ones(2), torch.zeros(2), "loss", hint="divide by tau")
+    with pytest.raises(AssertionError, match="NaN"):
+        expect_close(torch.tensor([float("nan")]), torch.zeros(1), "loss")
