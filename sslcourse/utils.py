@@ -64,3 +64,26 @@ def set_threads(n: int | None = None) -> int:
     n = n or min(8, os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
+
+
+def report_results(name: str, results: dict) -> dict:
+    """Print a notebook's headline numbers and, when ``SSLCOURSE_RESULTS`` names a folder (benchmarks),
+    also save them there as ``<name>.json``. ``results`` maps strings to numbers or nested dicts."""
+    import json
+    from pathlib import Path
+
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k} / ")
+            else:
+                yield f"{prefix}{k}", v
+
+    print(f"== {name}: results ==")
+    for key, value in flat(results):
+        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    folder = os.environ.get("SSLCOURSE_RESULTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{name}.json").write_text(json.dumps(results, indent=1, default=float))
+    return results

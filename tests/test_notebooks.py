@@ -16,6 +16,7 @@ def execute(path, tmp_path):
     import os
     old = dict(os.environ)
     os.environ.update(quick_env())
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend shows figures
     try:
         NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                        resources={"metadata": {"path": str(tmp_path)}}).execute()

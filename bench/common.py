@@ -1,0 +1,67 @@
+"""Shared benchmark helpers: execute a solution notebook at full settings in a fresh kernel and collect
+its wall-clock time, peak memory and the numbers it reports through ``sslcourse.report_results``."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _peak_rss_watch(stop: threading.Event, out: dict) -> None:
+    """Sample the resident memory of this process tree (the kernel is a child) every 0.2 s."""
+    try:
+        import psutil
+    except ImportError:
+        return
+    me = psutil.Process()
+    while not stop.is_set():
+        try:
+            rss = sum(p.memory_info().rss for p in [me, *me.children(recursive=True)])
+            out["peak_rss_mb"] = max(out.get("peak_rss_mb", 0), rss / 2**20)
+        except psutil.Error:
+            pass
+        stop.wait(0.2)
+
+
+def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 1800) -> dict:
+    """Run ``solutions/<assignment>`` top to bottom; return seconds, peak memory and reported results."""
+    path = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as results_dir:
+        old = dict(os.environ)
+        os.environ.update({"SSLCOURSE_RESULTS": results_dir, **(env or {})})
+        for key in ("SSLCOURSE_QUICK", "NBGRADER_EXECUTION", "MPLBACKEND"):
+            if key not in (env or {}):
+                os.environ.pop(key, None)
+        stop, mem = threading.Event(), {}
+        watcher = threading.Thread(target=_peak_rss_watch, args=(stop, mem), daemon=True)
+        watcher.start()
+        start = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            seconds = time.perf_counter() - start
+            stop.set()
+            os.environ.clear()
+            os.environ.update(old)
+        results = {p.stem: json.loads(p.read_text()) for p in Path(results_dir).glob("*.json")}
+    errors = [o["ename"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    return {"assignment": assignment, "seconds": round(seconds, 1), "errors": errors, **mem, "results": results}
+
+
+def main_for(assignment: str) -> None:
+    """Entry point of ``bench/bench_<assignment>.py``: run and print JSON."""
+    out = run_notebook(assignment)
+    print(json.dumps(out, indent=1))
+    sys.exit(1 if out["errors"] else 0)
