@@ -16,7 +16,35 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("check", help="run a notebook's visible checks the way the grader runs them")
     p.add_argument("notebook")
 
+    p = sub.add_parser("grade", help="grade submissions with the hidden suite in a sandbox")
+    p.add_argument("assignment")
+    p.add_argument("paths", nargs="+", help="notebooks, submitted/<student>/<assignment>/ folders or submitted/")
+    p.add_argument("--out", required=True, help="output folder: <out>/<student>/<assignment>/results.json, grades.csv")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
+    p.add_argument("--force", action="store_true", help="regrade submissions that already have a result")
+    p.add_argument("--seed", type=int, help="fix the hidden inputs (default: new random inputs every run)")
+    p.add_argument("--call-timeout", type=float, default=30.0)
+    p.add_argument("--submission-timeout", type=float, default=300.0)
+    p.add_argument("--memory-mb", type=int, default=4096)
+    p.add_argument("--quiet", action="store_true")
+
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        from pathlib import Path
+
+        from .assignments import ASSIGNMENTS
+        from .batch import grade_batch
+        from .sandbox import Limits
+        if args.assignment not in ASSIGNMENTS:
+            parser.error(f"unknown assignment {args.assignment!r}; choose from {', '.join(ASSIGNMENTS)}")
+        limits = Limits(call_timeout=args.call_timeout, submission_timeout=args.submission_timeout,
+                        memory_mb=args.memory_mb)
+        summaries = grade_batch(args.assignment, args.paths, Path(args.out), workers=args.workers,
+                                force=args.force, limits=limits, seed=args.seed, progress=not args.quiet)
+        for s in sorted(summaries, key=lambda s: s["student"]):
+            print(f"{s['student']:>20}  {s['score']:5g} / {s['max_score']:<5g} {s['status']:>9}  ({s['seconds']} s)")
+        print(f"grades: {Path(args.out) / 'grades.csv'}")
+        return 0
     if args.command == "release":
         from .release import main as release_main
         return release_main(check=args.check, assignments=args.assignments or None)
