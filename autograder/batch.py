@@ -75,7 +75,8 @@ def grade_submission(assignment: str, sub: Submission, out: Path, limits: Limits
     dest = out / sub.student / assignment
     cmd = [sys.executable, "-m", "autograder.grade_one", assignment, str(sub.notebook), "--student", sub.student,
            "--out", str(dest), "--call-timeout", str(limits.call_timeout),
-           "--submission-timeout", str(limits.submission_timeout), "--memory-mb", str(limits.memory_mb)]
+           "--submission-timeout", str(limits.submission_timeout), "--memory-mb", str(limits.memory_mb),
+           "--load-timeout", str(limits.load_timeout)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
     start = time.time()

@@ -26,7 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--call-timeout", type=float, default=30.0)
     p.add_argument("--submission-timeout", type=float, default=300.0)
     p.add_argument("--memory-mb", type=int, default=4096)
+    p.add_argument("--load-timeout", type=float, default=60.0)
     p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("nbgrader", help="nbgrader autograde + hidden suite, scores recorded in the gradebook")
+    p.add_argument("assignment")
+    p.add_argument("--root", default=None, help="course directory (default: this repository)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--out", default=None, help="hidden-suite results (default: <root>/graded)")
+    p.add_argument("--skip-autograde", action="store_true", help="only run the hidden suite and record it")
+    p.add_argument("--feedback", action="store_true", help="also run nbgrader generate_feedback")
+    p.add_argument("--call-timeout", type=float, default=30.0)
+    p.add_argument("--submission-timeout", type=float, default=300.0)
 
     args = parser.parse_args(argv)
     if args.command == "grade":
@@ -38,13 +49,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.assignment not in ASSIGNMENTS:
             parser.error(f"unknown assignment {args.assignment!r}; choose from {', '.join(ASSIGNMENTS)}")
         limits = Limits(call_timeout=args.call_timeout, submission_timeout=args.submission_timeout,
-                        memory_mb=args.memory_mb)
+                        memory_mb=args.memory_mb, load_timeout=args.load_timeout)
         summaries = grade_batch(args.assignment, args.paths, Path(args.out), workers=args.workers,
                                 force=args.force, limits=limits, seed=args.seed, progress=not args.quiet)
         for s in sorted(summaries, key=lambda s: s["student"]):
             print(f"{s['student']:>20}  {s['score']:5g} / {s['max_score']:<5g} {s['status']:>9}  ({s['seconds']} s)")
         print(f"grades: {Path(args.out) / 'grades.csv'}")
         return 0
+    if args.command == "nbgrader":
+        from pathlib import Path
+
+        from .assignments import ROOT
+        from .nbgrader_bridge import main as bridge_main
+        from .sandbox import Limits
+        return bridge_main(args.assignment, root=Path(args.root) if args.root else ROOT, workers=args.workers,
+                           out=Path(args.out) if args.out else None, skip_autograde=args.skip_autograde,
+                           feedback=args.feedback,
+                           limits=Limits(call_timeout=args.call_timeout, submission_timeout=args.submission_timeout))
     if args.command == "release":
         from .release import main as release_main
         return release_main(check=args.check, assignments=args.assignments or None)

@@ -141,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--call-timeout", type=float, default=Limits.call_timeout)
     p.add_argument("--submission-timeout", type=float, default=Limits.submission_timeout)
     p.add_argument("--memory-mb", type=int, default=Limits.memory_mb)
+    p.add_argument("--load-timeout", type=float, default=Limits.load_timeout)
     a = p.parse_args(argv)
     limits = Limits(call_timeout=a.call_timeout, submission_timeout=a.submission_timeout, memory_mb=a.memory_mb,
+                    load_timeout=a.load_timeout,
                     hide=[a.out.resolve().parent.parent])
     result = grade(a.assignment, a.notebook, limits=limits, seed=a.seed)
     result["student"] = a.student

@@ -21,6 +21,9 @@ Arguments: tensors, numbers, strings and containers of them; ``ModuleArg("<assig
 ``student.call(name, ...)`` returns a :class:`CallResult` (``.value``, ``.grads``, ``.modules``);
 ``student.new(cls, ...)`` a :class:`RemoteObject`.
 
+Naming: a test of graded function ``f`` is called ``test_<f>_<what>`` (e.g. ``test_knn_predict_uses_cosine``;
+``test_memory_queue_...`` for ``MemoryQueue``): the nbgrader bridge uses it to map hidden tests to functions.
+
 Markers: ``@points(n)`` (default 1), ``@hint("...")`` (shown when the test fails), ``@visible`` (the
 test's inputs are public, so feedback may show expected values; hidden tests never do).
 Fixtures: ``student``, ``rng`` (a ``torch.Generator`` seeded per grading run: inputs change from run to
@@ -162,6 +165,8 @@ class Session:
         self.events: list[str] = []   # worker failures, in order: the submission's status comes from them
         self.defences: list[str] = []
         self.calls = 0
+        self.load_failure: Exception | None = None   # loading crashed/hung once: do not retry for every test
+        self.broken: dict[str, list] = {}             # function -> worker failures (timeouts, crashes) so far
 
     def _remaining(self) -> float:
         left = self.deadline - time.monotonic()
@@ -169,14 +174,11 @@ class Session:
             raise StudentTimeout(f"the submission's time limit ({self.limits.submission_timeout:.0f} s) is used up")
         return left
 
-    def _fail(self, exc: WorkerError, what: str):
-        self.events.append(exc.cause)
-        self.worker = None
-        raise _CAUSES[exc.cause](f"{what}: {exc}")
-
     def ensure_worker(self) -> Worker:
         if self.worker is not None and self.worker.alive():
             return self.worker
+        if self.load_failure is not None:
+            raise type(self.load_failure)(str(self.load_failure))
         if self.worker is not None:
             self.worker.close()
         self.worker = Worker(self.limits)
@@ -187,7 +189,10 @@ class Session:
                                         timeout=min(self.limits.load_timeout, self._remaining()))
         except WorkerError as exc:
             self.worker.close()
-            self._fail(exc, "loading your answer cells failed")
+            self.events.append(exc.cause)
+            self.worker = None
+            self.load_failure = _CAUSES[exc.cause](f"loading your answer cells failed: {exc}")
+            raise self.load_failure
         if not reply.get("ok"):
             raise StudentError(f"loading the course imports failed: {reply.get('error')}")
         self.load_errors = reply.get("errors", [])
@@ -195,16 +200,21 @@ class Session:
         return self.worker
 
     def request(self, message: dict, what: str) -> dict:
+        key = message.get("fn") or message.get("cls") or message.get("method") or ""
+        if len(self.broken.get(key, [])) >= 2:  # a function that hung or crashed twice is not retried
+            last = self.broken[key][-1]
+            raise type(last)(f"{what} was not run again: it failed twice already ({last})")
         worker = self.ensure_worker()
         self.calls += 1
         try:
             reply = worker.request(message, timeout=min(self.limits.call_timeout, self._remaining()))
-        except WorkerTimeout as exc:
-            worker.close()
-            self._fail(exc, f"{what} did not finish")
         except WorkerError as exc:
             worker.close()
-            self._fail(exc, what)
+            failure = _CAUSES[exc.cause](f"{what} did not finish: {exc}" if isinstance(exc, WorkerTimeout) else f"{what}: {exc}")
+            self.broken.setdefault(key, []).append(failure)
+            self.events.append(exc.cause)
+            self.worker = None
+            raise failure
         if not isinstance(reply, dict) or "ok" not in reply:
             raise StudentCrashed(f"{what}: the worker's reply was malformed")
         if not reply["ok"]:

@@ -113,7 +113,7 @@ def check_against_reference(student, xtr, ytr, xte, c, k, tau, what):
 
 @points(1.5)
 @hint("scores: cosine similarities of L2-normalised features, top-k, then add exp(similarity / temperature) per class")
-def test_knn_matches_definition(student, rng):
+def test_knn_predict_matches_definition(student, rng):
     """Predictions equal the weighted kNN definition on overlapping clusters (k=10, tau=0.07)."""
     xtr, ytr, xte = clusters(rng, 120, 60)
     check_against_reference(student, xtr, ytr, xte, 4, 10, 0.07, "predictions for 60 test points")
@@ -121,7 +121,7 @@ def test_knn_matches_definition(student, rng):
 
 @points(1)
 @hint("L2-normalise train and test features (F.normalize(x, dim=1)) so that similarity is the cosine, not the dot product")
-def test_knn_uses_cosine_similarity(student, rng):
+def test_knn_predict_uses_cosine_similarity(student, rng):
     """Rescaling each feature vector by a positive factor does not change the predictions."""
     xtr, ytr, xte = clusters(rng, 100, 50)
     scale_tr = torch.rand(100, 1, generator=rng) * 20 + 0.05
@@ -132,7 +132,7 @@ def test_knn_uses_cosine_similarity(student, rng):
 
 @points(1)
 @hint("each neighbour's vote is weighted by exp(similarity / temperature), not counted once")
-def test_knn_weights_votes(student, rng):
+def test_knn_predict_weights_votes(student, rng):
     """Two very close neighbours outvote several far ones of another class (weighted, not majority)."""
     d = 5
     basis = torch.linalg.qr(torch.randn(d, d, generator=rng))[0][:, :2]  # a random plane in R^d
@@ -147,7 +147,7 @@ def test_knn_weights_votes(student, rng):
 
 @points(1)
 @hint("divide the similarity by the temperature inside exp: a small tau favours the nearest neighbours, a huge tau is a plain majority")
-def test_knn_temperature(student, rng):
+def test_knn_predict_temperature(student, rng):
     """A small tau (0.02) lets the closest neighbours dominate; a huge tau (1e4) is the majority vote of the k."""
     xtr, ytr, xte = clusters(rng, 80, 40, noise=1.0)
     check_against_reference(student, xtr, ytr, xte, 4, 15, 0.02, "predictions with temperature=0.02")
@@ -160,7 +160,7 @@ def test_knn_temperature(student, rng):
 
 @points(1)
 @hint("keep exactly the k most similar training points (torch.topk(similarity, k, dim=1)), largest first")
-def test_knn_respects_k(student, rng):
+def test_knn_predict_respects_k(student, rng):
     """k=1 is the nearest neighbour's label; k=3 and k=N follow the definition."""
     xtr, ytr, xte = clusters(rng, 60, 30, noise=1.2)
     got = student.knn_predict(xtr, ytr, xte, 4, k=1, temperature=0.07)
@@ -172,7 +172,7 @@ def test_knn_respects_k(student, rng):
 @points(0.5)
 @visible
 @hint("return the argmax over classes: an integer tensor of shape (M,)")
-def test_knn_output_format(student, rng):
+def test_knn_predict_output_format(student, rng):
     """The output is an integer tensor of shape (M,) with values in [0, num_classes)."""
     xtr, ytr, xte = clusters(rng, 30, 7)
     got = student.knn_predict(xtr, ytr, xte, 4)
