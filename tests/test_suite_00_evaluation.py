@@ -63,49 +63,49 @@ def knn_predict(train_features, train_labels, test_features, num_classes, k=20, 
     top, idx = sim.topk(k, dim=1)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], (top / temperature).exp())
     return scores.argmax(1)
-''', ["test_knn_uses_cosine_similarity"]),
+''', ["test_knn_predict_uses_cosine_similarity"]),
     "knn_euclidean": (KNN, '''
 def knn_predict(train_features, train_labels, test_features, num_classes, k=20, temperature=0.07):
     sim = -torch.cdist(test_features, train_features)
     top, idx = sim.topk(k, dim=1)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], (top / temperature).exp())
     return scores.argmax(1)
-''', ["test_knn_uses_cosine_similarity"]),
+''', ["test_knn_predict_uses_cosine_similarity"]),
     "knn_majority_vote": (KNN, '''
 def knn_predict(train_features, train_labels, test_features, num_classes, k=20, temperature=0.07):
     sim = F.normalize(test_features, dim=1) @ F.normalize(train_features, dim=1).T
     top, idx = sim.topk(k, dim=1)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], torch.ones_like(top))
     return scores.argmax(1)
-''', ["test_knn_weights_votes", "test_knn_matches_definition"]),
+''', ["test_knn_predict_weights_votes", "test_knn_predict_matches_definition"]),
     "knn_times_temperature": (KNN, '''
 def knn_predict(train_features, train_labels, test_features, num_classes, k=20, temperature=0.07):
     sim = F.normalize(test_features, dim=1) @ F.normalize(train_features, dim=1).T
     top, idx = sim.topk(k, dim=1)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], (top * temperature).exp())
     return scores.argmax(1)
-''', ["test_knn_temperature"]),
+''', ["test_knn_predict_temperature"]),
     "knn_k_plus_one": (KNN, '''
 def knn_predict(train_features, train_labels, test_features, num_classes, k=20, temperature=0.07):
     sim = F.normalize(test_features, dim=1) @ F.normalize(train_features, dim=1).T
     top, idx = sim.topk(min(k + 1, sim.shape[1]), dim=1)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], (top / temperature).exp())
     return scores.argmax(1)
-''', ["test_knn_respects_k"]),
+''', ["test_knn_predict_respects_k"]),
     "knn_farthest": (KNN, '''
 def knn_predict(train_features, train_labels, test_features, num_classes, k=20, temperature=0.07):
     sim = F.normalize(test_features, dim=1) @ F.normalize(train_features, dim=1).T
     top, idx = sim.topk(k, dim=1, largest=False)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], (top / temperature).exp())
     return scores.argmax(1)
-''', ["test_knn_matches_definition", "test_knn_respects_k"]),
+''', ["test_knn_predict_matches_definition", "test_knn_predict_respects_k"]),
     "knn_float_output": (KNN, '''
 def knn_predict(train_features, train_labels, test_features, num_classes, k=20, temperature=0.07):
     sim = F.normalize(test_features, dim=1) @ F.normalize(train_features, dim=1).T
     top, idx = sim.topk(k, dim=1)
     scores = torch.zeros(len(test_features), num_classes).scatter_add_(1, train_labels[idx], (top / temperature).exp())
     return scores.argmax(1).float()
-''', ["test_knn_output_format"]),
+''', ["test_knn_predict_output_format"]),
 }
 
 ALTERNATIVES = {
