@@ -94,7 +94,8 @@ def grade_submission(assignment: str, sub: Submission, out: Path, limits: Limits
 
 
 def grade_batch(assignment: str, paths: list[str], out: Path, *, workers: int = 1, force: bool = False,
-                limits: Limits | None = None, seed: int | None = None, progress: bool = True) -> list[dict]:
+                limits: Limits | None = None, seed: int | None = None, progress: bool = True,
+                dask: str | None = None) -> list[dict]:
     limits = limits or Limits()
     out.mkdir(parents=True, exist_ok=True)
     subs = discover(assignment, paths)
@@ -102,14 +103,22 @@ def grade_batch(assignment: str, paths: list[str], out: Path, *, workers: int = 
     summaries, failures = [], 0
     bar = tqdm(total=len(subs), initial=len(subs) - len(todo), desc=f"grading {assignment}", unit="sub",
                disable=not progress, dynamic_ncols=True)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(grade_submission, assignment, s, out, limits, seed): s for s in todo}
-        for fut in as_completed(futures):
-            summary = fut.result()
-            summaries.append(summary)
-            failures += summary["status"] != "ok"
-            bar.set_postfix(failures=failures, refresh=False)
-            bar.update(1)
+
+    def done(summary):
+        nonlocal failures
+        summaries.append(summary)
+        failures += summary["status"] != "ok"
+        bar.set_postfix(failures=failures, refresh=False)
+        bar.update(1)
+
+    if dask:
+        from .cluster import grade_on_dask
+        grade_on_dask(dask, assignment, todo, out, limits, seed, done, workers=workers)
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {pool.submit(grade_submission, assignment, s, out, limits, seed): s for s in todo}
+            for fut in as_completed(futures):
+                done(fut.result())
     bar.close()
     write_grades_csv(out, assignment)
     return summaries

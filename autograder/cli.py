@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--submission-timeout", type=float, default=300.0)
     p.add_argument("--memory-mb", type=int, default=4096)
     p.add_argument("--load-timeout", type=float, default=60.0)
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster (tcp://host:8786), or `local`")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("nbgrader", help="nbgrader autograde + hidden suite, scores recorded in the gradebook")
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(call_timeout=args.call_timeout, submission_timeout=args.submission_timeout,
                         memory_mb=args.memory_mb, load_timeout=args.load_timeout)
         summaries = grade_batch(args.assignment, args.paths, Path(args.out), workers=args.workers,
-                                force=args.force, limits=limits, seed=args.seed, progress=not args.quiet)
+                                force=args.force, limits=limits, seed=args.seed, progress=not args.quiet,
+                                dask=args.dask)
         for s in sorted(summaries, key=lambda s: s["student"]):
             print(f"{s['student']:>20}  {s['score']:5g} / {s['max_score']:<5g} {s['status']:>9}  ({s['seconds']} s)")
         print(f"grades: {Path(args.out) / 'grades.csv'}")
