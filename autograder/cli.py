@@ -40,7 +40,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--call-timeout", type=float, default=30.0)
     p.add_argument("--submission-timeout", type=float, default=300.0)
 
+    p = sub.add_parser("collect", help="import LMS downloads (files, folders, zips) into submitted/<student>/<assignment>/")
+    p.add_argument("assignment")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--to", default="submitted", help="destination folder (default: submitted)")
+    p.add_argument("--pattern", default=None, help="regex with a named group student_id, matched on file names")
+
     args = parser.parse_args(argv)
+    if args.command == "collect":
+        from pathlib import Path
+
+        from .collect import DEFAULT_PATTERN, collect
+        report = collect(args.assignment, args.paths, Path(args.to), pattern=args.pattern or DEFAULT_PATTERN)
+        print(f"collected {len(report['students'])} students into {args.to}/<student>/{args.assignment}/")
+        for name in report["superseded"]:
+            print(f"  older file ignored: {name}")
+        for name in report["skipped"]:
+            print(f"  no student id in file name, skipped: {name}")
+        return 0
     if args.command == "grade":
         from pathlib import Path
 
