@@ -10,7 +10,7 @@ STAMP := $(VENV)/.sslcourse-installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv lab test test-fast release check-release check clean help
+.PHONY: venv lab test test-fast release check-release check bench bench-smoke clean help
 
 help:
 	@echo "make lab | make test | make release | make check NB=notebooks/00_evaluation/00_evaluation.ipynb"
@@ -43,6 +43,13 @@ check-release: venv
 # Students: run the visible checks of a notebook the way the grader will.
 check: venv
 	$(PY) -m autograder check $(NB)
+
+# Benchmarks (never part of `make test`): full settings, then a quick check that the code works.
+bench: venv
+	cd bench && ../$(PY) run_all.py
+
+bench-smoke: venv
+	cd bench && ../$(PY) run_all.py --smoke --out $(CURDIR)/test-artifacts
 
 clean:
 	rm -rf out test-artifacts .pytest_cache gradebook.db data/cache
