@@ -27,8 +27,11 @@ venv: $(STAMP)
 lab: venv
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
+# Two pytest workers: most slow tests wait on kernels and sandboxed workers; a test file stays on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= 2
+
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

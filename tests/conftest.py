@@ -21,3 +21,11 @@ def quick_env(**extra) -> dict:
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env.update(extra)
     return env
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (--dist loadgroup) keep each test file on one worker (module fixtures are
+    expensive: graded batches, course copies, servers), except the notebook executions, which spread."""
+    for item in items:
+        if item.module.__name__.split(".")[-1] != "test_notebooks":
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -56,8 +56,9 @@ def _graded_signatures(path):
             elif isinstance(node, ast.FunctionDef):
                 args = node.args
                 names = [a.arg for a in args.args]
-                defaults = [None] * (len(names) - len(args.defaults)) + [ast.literal_eval(d) for d in args.defaults]
-                found[node.name] = ", ".join(n if d is None else f"{n}={d!r}" for n, d in zip(names, defaults))
+                none = object()  # "no default" (a default may itself be None)
+                defaults = [none] * (len(names) - len(args.defaults)) + [ast.literal_eval(d) for d in args.defaults]
+                found[node.name] = ", ".join(n if d is none else f"{n}={d!r}" for n, d in zip(names, defaults))
     return found
 
 
@@ -68,7 +69,7 @@ def test_graded_api_matches_the_spec(assignment, which):
     found = _graded_signatures(path)
     for name, params in ASSIGNMENTS[assignment].items():
         assert name in found, f"{assignment}: graded {name} not defined at top level of an answer cell"
-        expected = params.replace("0.0001", "0.0001")
+        expected = params
         assert found[name] == expected, f"{assignment}.{name}: signature ({found[name]}) != spec ({expected})"
 
 
