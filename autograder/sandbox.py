@@ -103,13 +103,23 @@ class Worker:
         probes = platform_defences()
         cmd = [sys.executable, "-I", "-m", "autograder.worker", str(in_fd), str(out_fd)]
         if probes["bwrap"]:
-            wrap = [probes["bwrap"], "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-                    "--bind", str(self.workdir), str(self.workdir), "--chdir", str(self.workdir),
-                    "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
-                    ]
+            # The interpreter, its packages and this package must stay visible: a private tmpfs on /tmp
+            # (or on a hidden folder) is only mounted where it does not cover one of them.
+            paths = (sys.executable, sys.prefix, sys.base_prefix, Path(__file__).parent)
+            needed = [Path(p).absolute() for p in paths] + [Path(p).resolve() for p in paths]
+
+            def covers(folder: Path) -> bool:
+                return any(n == folder or folder in n.parents for n in needed)
+
+            wrap = [probes["bwrap"], "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            if not covers(Path("/tmp").resolve()):
+                wrap += ["--tmpfs", "/tmp"]
+            wrap += ["--bind", str(self.workdir), str(self.workdir), "--chdir", str(self.workdir),
+                     "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"]
             for folder in [SUITES_DIR, *self.limits.hide]:
-                if Path(folder).is_dir() and not Path(folder).resolve().is_relative_to("/tmp"):
-                    wrap += ["--tmpfs", str(Path(folder).resolve())]
+                folder = Path(folder).resolve()
+                if folder.is_dir() and not covers(folder) and folder not in self.workdir.parents:
+                    wrap += ["--tmpfs", str(folder)]
             self.defences += ["bwrap", "read-only-fs", "no-network", "hidden-suites"]
             return wrap + ["--"] + cmd
         if probes["unshare"]:
