@@ -23,6 +23,7 @@ def quick_env(**extra) -> dict:
     return env
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (--dist loadgroup) keep each test file on one worker (module fixtures are
     expensive: graded batches, course copies, servers), except the notebook executions, which spread."""
