@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.slow,
                                  reason="needs Debian's chromium and the playwright package (CI installs both)")]
 A = "00_evaluation"
 SHOTS = ROOT / "test-artifacts" / "browser"
+RUN_ALL_SECONDS = 420  # the quick-mode notebook takes about a minute; the deadline only guards against hangs
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -116,20 +117,32 @@ def open_and_run_all(page, url, path, shot):
                            timeout=120_000)
     # Run every cell in order through the UI's own command, as a student pressing Shift+Enter would
     # (Run All would stop at the first NotImplementedError of the student notebook).
-    page.evaluate("""async () => {
+    # Every wait has a deadline: a kernel that dies or never answers fails the test with the cell and
+    # the kernel status, it never hangs the run.
+    stuck = page.evaluate("""async (seconds) => {
         const panel = window.jupyterapp.shell.currentWidget, nb = panel.content;
         const sleep = ms => new Promise(r => setTimeout(r, ms));
+        const deadline = Date.now() + seconds * 1000;
         for (let i = 0; i < nb.widgets.length; i++) {
             const cell = nb.widgets[i];
             nb.activeCellIndex = i;
             await window.jupyterapp.commands.execute('notebook:run-cell');
             if (cell.model.type !== 'code' || !cell.model.sharedModel.getSource().trim()) continue;
             // wait for this cell's reply: the kernel aborts requests queued behind an error
-            while (cell.model.executionCount === null || panel.sessionContext.session.kernel.status !== 'idle') {
+            while (true) {
+                const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+                const status = kernel ? kernel.status : 'no kernel';
+                if (cell.model.executionCount !== null && status === 'idle') break;
+                if (Date.now() > deadline || status === 'dead')
+                    return {cell: i, status: status, source: cell.model.sharedModel.getSource().slice(0, 200)};
                 await sleep(200);
             }
         }
-    }""")
+        return null;
+    }""", RUN_ALL_SECONDS)
+    if stuck:
+        page.screenshot(path=str(SHOTS / ("stuck_" + shot)), full_page=False)
+    assert stuck is None, f"cell {stuck} did not finish within {RUN_ALL_SECONDS} s"
     time.sleep(2)
     page.screenshot(path=str(SHOTS / shot), full_page=False)
     return page.evaluate(OUTPUTS_JS)
