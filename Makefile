@@ -10,7 +10,7 @@ STAMP := $(VENV)/.sslcourse-installed
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv lab test test-fast release check-release check bench bench-smoke clean help
+.PHONY: venv lab test test-fast release check-release check bench bench-smoke bench-grading clean help
 
 help:
 	@echo "make lab | make test | make release | make check NB=notebooks/00_evaluation/00_evaluation.ipynb"
@@ -27,11 +27,12 @@ venv: $(STAMP)
 lab: venv
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
-# Two pytest workers: most slow tests wait on kernels and sandboxed workers; a test file stays on one worker (tests/conftest.py).
+# Two pytest workers: most slow tests wait on kernels and sandboxed workers; a test file stays on one worker.
+# A crashed worker fails the run at once (pytest-xdist can hang when it replaces one under --dist loadfile).
 PYTEST_WORKERS ?= 2
 
 test: venv
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --max-worker-restart 0 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -53,6 +54,11 @@ bench: venv
 
 bench-smoke: venv
 	cd bench && ../$(PY) run_all.py --smoke --out $(CURDIR)/test-artifacts
+
+# Grading at scale: 200 synthetic submissions (correct, partly wrong, blank, hostile) with 1 and 2
+# workers and a local Dask cluster (about 10 minutes).
+bench-grading: venv
+	cd bench && ../$(PY) bench_grading.py
 
 clean:
 	rm -rf out test-artifacts .pytest_cache gradebook.db data/cache

@@ -6,7 +6,9 @@ result), so an instructor can see what protected a grading run:
 * ``rlimits``: address space (memory cap), CPU seconds, file size, open files, no core dumps;
 * ``bwrap``: bubblewrap, if installed: read-only file system, private /tmp, the hidden suites and the
   output folder hidden, new PID/IPC/network namespaces, dies with the grader;
-* ``unshare-net``: no network (``unshare --net``) when bubblewrap is missing but namespaces work;
+* ``unshare-net``, ``unshare-pid``: when bubblewrap is missing but namespaces work (root, or user
+  namespaces), ``unshare`` gives no network, a new PID namespace with its own /proc (the grader cannot be
+  seen or signalled) and kills the worker when unshare dies; the file system stays visible;
 * ``pids-cgroup``: a cgroup ``pids.max`` (a fork bomb stops at the cap, even as root);
 * ``nproc``: RLIMIT_NPROC when not running as root (root is exempt from it);
 * always: a new session / process group killed as a whole, a scrubbed environment, ``python -I``,
@@ -69,9 +71,12 @@ def _which_bwrap() -> str | None:
     return path if probe.returncode == 0 else None
 
 
+UNSHARE = ["--net", "--pid", "--fork", "--mount", "--mount-proc", "--kill-child"]
+
+
 def _unshare_works() -> bool:
     path = shutil.which("unshare")
-    return bool(path) and subprocess.run([path, "--net", "true"], capture_output=True).returncode == 0
+    return bool(path) and subprocess.run([path, *UNSHARE, "true"], capture_output=True).returncode == 0
 
 
 _PROBES: dict = {}
@@ -122,9 +127,9 @@ class Worker:
                     wrap += ["--tmpfs", str(folder)]
             self.defences += ["bwrap", "read-only-fs", "no-network", "hidden-suites"]
             return wrap + ["--"] + cmd
-        if probes["unshare"]:
-            self.defences.append("unshare-net")
-            return ["unshare", "--net"] + cmd
+        if probes["unshare"]:  # no network; its own PID namespace and /proc: the grader is invisible
+            self.defences += ["unshare-net", "unshare-pid"]
+            return ["unshare", *UNSHARE] + cmd
         return cmd
 
     def _preexec(self):
