@@ -32,10 +32,24 @@ def _peak_rss_watch(stop: threading.Event, out: dict) -> None:
         stop.wait(0.2)
 
 
-def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 1800) -> dict:
-    """Run ``solutions/<assignment>`` top to bottom; return seconds, peak memory and reported results."""
+def inject_parameters(nb, parameters: dict) -> None:
+    """Papermill's convention: a cell that overrides some budgets goes right after the ``parameters`` cell."""
+    if not parameters:
+        return
+    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    source = "# injected by the benchmark\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
+
+
+def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 1800, parameters: dict | None = None,
+                 allow_errors: bool = False) -> dict:
+    """Run ``solutions/<assignment>`` top to bottom; return seconds, peak memory and reported results.
+
+    ``parameters`` override budgets of the notebook's parameters cell; ``allow_errors`` keeps going after
+    a failing cell (its error is still reported)."""
     path = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(path, as_version=4)
+    inject_parameters(nb, parameters or {})
     with tempfile.TemporaryDirectory() as results_dir:
         old = dict(os.environ)
         os.environ.update({"SSLCOURSE_RESULTS": results_dir, **(env or {})})
@@ -47,8 +61,11 @@ def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 180
         watcher.start()
         start = time.perf_counter()
         try:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+            NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                            resources={"metadata": {"path": str(path.parent)}}).execute()
+        except Exception as exc:  # a failing cell: keep what was reported so far, record the error
+            if not allow_errors:
+                print(f"{assignment}: {type(exc).__name__}: {str(exc)[-500:]}", file=sys.stderr)
         finally:
             seconds = time.perf_counter() - start
             stop.set()

@@ -1,17 +1,31 @@
-"""Run the benchmarks and write one results file and one Markdown report.
+"""Run the benchmarks and write one results file and one Markdown report with plots.
 
-    python bench/run_all.py                 # every notebook at full settings (make bench)
-    python bench/run_all.py --smoke         # quick budgets, a few grading submissions (make bench-smoke)
+    python bench/run_all.py                 # make bench: everything below, about 30 minutes on 2 cores
+    python bench/run_all.py --seeds 1       # one seed only (no spread, no curves): about 20 minutes
+    python bench/run_all.py --smoke         # make bench-smoke: quick budgets, checks the benchmark code
 
-Per notebook: wall-clock, peak memory and the numbers it reports (sslcourse.report_results); grading
-throughput of the hidden suite with 1 and 2 workers. Results: bench/results.json and bench/REPORT.md.
-Benchmarks never run in `make test`.
+1. **Notebooks** (seed 0, each alone on the machine): every solution notebook at full settings in a fresh
+   kernel: wall-clock, peak memory, training throughput (examples per second of each training run, from
+   ``sslcourse.train``) and the numbers the notebook reports (``sslcourse.report_results``).
+2. **Seeds 1 and 2** of the notebooks behind the representation table. The side experiments that feed no
+   row of the table (CPC, the MoCo queue sweep, the collapse runs, the masked language model) get tiny
+   budgets through an injected parameters cell, papermill-style; every table method keeps its full budget.
+   These runs also record accuracy against training time (``SSLCOURSE_CURVE``: linear probe and kNN at
+   10, 30 and 60 s of training and at the end, clock paused while probing) for SimCLR, MoCo, BYOL, DINO.
+3. **Grading**: the hidden suite of 00_evaluation on a batch of submissions (half solutions, half blank
+   releases) with 1 and 2 workers, and plain ``nbgrader autograde`` on a smaller batch of the same kind.
+
+Writes bench/results.json, bench/REPORT.md, bench/quality.png and bench/curves.png (``--out`` elsewhere).
+Benchmarks never run in ``make test``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,71 +37,267 @@ from common import ROOT, run_notebook
 sys.path.insert(0, str(ROOT))
 from autograder.assignments import available  # noqa: E402
 
+# Rows of the representation table: (method, notebook, {metric: path into that notebook's reported results}).
+TABLE = [
+    ("raw pixels", "00_evaluation", {"linear": ["raw pixels", "linear"], "knn": ["raw pixels", "knn"]}),
+    ("random init (CNN)", "00_evaluation", {"linear": ["random init", "linear"], "knn": ["random init", "knn"]}),
+    ("supervised", "00_evaluation", {"linear": ["supervised", "linear"], "knn": ["supervised", "knn"]}),
+    ("relative position", "03_pretext_tasks", {"linear": ["relative position", "linear"],
+                                               "knn": ["relative position", "knn"]}),
+    ("rotation", "03_pretext_tasks", {"linear": ["rotation", "linear"], "knn": ["rotation", "knn"]}),
+    ("random init (ViT)", "02_masked_modeling", {"linear": ["probe", "random-init ViT", "linear"],
+                                                 "knn": ["probe", "random-init ViT", "knn"]}),
+    ("MAE (norm_pix)", "02_masked_modeling", {"linear": ["probe", "MAE (norm_pix)", "linear"],
+                                              "knn": ["probe", "MAE (norm_pix)", "knn"]}),
+    ("SimCLR", "04_contrastive", {"linear": ["SimCLR", "linear"], "knn": ["SimCLR", "knn"]}),
+    ("MoCo (K=4096)", "04_contrastive", {"linear": ["MoCo (K=4096)", "linear"], "knn": ["MoCo (K=4096)", "knn"]}),
+    ("BYOL", "05_distillation", {"linear": ["BYOL", "linear"], "knn": ["BYOL", "knn"]}),
+    ("DINO", "05_distillation", {"linear": ["DINO", "linear"], "knn": ["DINO", "knn"]}),
+    ("CLIP", "06_clip", {"linear": ["linear_probe"], "zero-shot": ["zero_shot", "shape"]}),
+]
+# Seeds 1, 2: side experiments that feed no table row shrink to almost nothing (full-setting units).
+SEED_PARAMETERS = {
+    "02_masked_modeling": {"MLM_SECONDS": 1},
+    "04_contrastive": {"CPC_SECONDS": 1, "QUEUE_SIZES": (4096,)},
+    "05_distillation": {"COLLAPSE_STEPS": 5},
+}
+CURVE_MARKS = "10,30,60"
+CURVES = {"SimCLR": "curve-simclr", "MoCo (K=4096)": "curve-moco--queue-4096", "BYOL": "curve-byol",
+          "DINO": "curve-dino"}
+
 
 def machine() -> str:
-    import os
     import torch
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def dig(d, path):
+    for key in path:
+        if not isinstance(d, dict) or key not in d:
+            return None
+        d = d[key]
+    return d if isinstance(d, (int, float)) else None
+
+
+# ------------------------------------------------------------------------------------------ grading
+def make_batch(folder: Path, assignment: str, n: int) -> Path:
+    subs = folder / "submitted"
+    for i in range(n):
+        student = subs / f"s{i:03d}" / assignment
+        student.mkdir(parents=True)
+        src = ROOT / ("solutions" if i % 2 == 0 else "notebooks") / assignment / f"{assignment}.ipynb"
+        (student / f"{assignment}.ipynb").write_bytes(src.read_bytes())
+    return subs
 
 
 def grading_throughput(assignment: str, n: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        subs = Path(tmp) / "submitted"
-        for i in range(n):
-            folder = subs / f"s{i:03d}" / assignment
-            folder.mkdir(parents=True)
-            src = ROOT / ("solutions" if i % 2 == 0 else "notebooks") / assignment / f"{assignment}.ipynb"
-            (folder / f"{assignment}.ipynb").write_bytes(src.read_bytes())
+        subs = make_batch(Path(tmp), assignment, n)
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "autograder", "grade", assignment, str(subs), "--out",
                         str(Path(tmp) / "out"), "--workers", str(workers), "--quiet"], check=True, cwd=ROOT,
                        capture_output=True)
         seconds = time.perf_counter() - start
-    return {"submissions": n, "workers": workers, "seconds": round(seconds, 1),
-            "per_minute": round(60 * n / seconds, 1), "seconds_per_submission": round(seconds / n, 2)}
+        grades = (Path(tmp) / "out" / "grades.csv").read_text().splitlines()
+    return {"tool": "course autograder (hidden suite)", "submissions": n, "workers": workers,
+            "seconds": round(seconds, 1), "per_minute": round(60 * n / seconds, 1),
+            "seconds_per_submission": round(seconds / n, 2), "graded": len(grades) - 1}
+
+
+def nbgrader_throughput(assignment: str, n: int) -> dict:
+    """Plain ``nbgrader autograde`` of the same kind of batch (it runs every notebook, one at a time)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp)
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        for folder in ("solutions", "notebooks"):
+            shutil.copytree(ROOT / folder / assignment, course / folder / assignment)
+        make_batch(course, assignment, n)
+        env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+        nb = [sys.executable, "-m", "nbgrader"]
+        subprocess.run(nb + ["generate_assignment", assignment, "--force"], check=True, cwd=course, env=env,
+                       capture_output=True)
+        start = time.perf_counter()
+        subprocess.run(nb + ["autograde", assignment, "--create", "--force"], check=True, cwd=course, env=env,
+                       capture_output=True)
+        seconds = time.perf_counter() - start
+    return {"tool": "nbgrader autograde (whole notebooks)", "submissions": n, "workers": 1,
+            "seconds": round(seconds, 1), "per_minute": round(60 * n / seconds, 1),
+            "seconds_per_submission": round(seconds / n, 2), "graded": n}
+
+
+# ------------------------------------------------------------------------------------------ summaries
+def representation_table(runs: dict[int, dict]) -> dict:
+    """{method: {metric: {"mean", "std", "values"}}} over the seeds that reported the number."""
+    table = {}
+    for method, notebook, metrics in TABLE:
+        row = {}
+        for metric, path in metrics.items():
+            values = [v for seed in sorted(runs) if (v := dig(runs[seed].get(notebook, {}).get("results", {})
+                                                          .get(notebook, {}), path)) is not None]
+            if values:
+                row[metric] = {"mean": statistics.fmean(values),
+                               "std": statistics.stdev(values) if len(values) > 1 else 0.0, "values": values}
+        if row:
+            table[method] = row
+    return table
+
+
+def curves(runs: dict[int, dict]) -> dict:
+    """{method: [{"seconds", "linear", "knn", "n"}...]}: points averaged over seeds, by mark."""
+    out = {}
+    for method, key in CURVES.items():
+        series = [r["results"][key]["curve"] for seed in runs for nb, r in runs[seed].items()
+                  if key in r.get("results", {})]
+        if not series:
+            continue
+        points = []
+        for i in range(min(len(s) for s in series)):
+            group = [s[i] for s in series]
+            points.append({"seconds": statistics.fmean(p["seconds"] for p in group),
+                           "linear": statistics.fmean(p["linear"] for p in group),
+                           "knn": statistics.fmean(p["knn"] for p in group), "n": len(group)})
+        out[method] = points
+    return out
+
+
+def throughput(run: dict) -> list[str]:
+    items = []
+    for key, value in sorted(run.get("results", {}).items()):
+        if key.startswith("run-") and value.get("examples_per_s"):
+            items.append(f"{value['method']}: {value['examples_per_s']:,.0f}/s")
+    return items
+
+
+def plots(results: dict, out: Path) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    files = []
+    table = results["table"]
+    if table:
+        methods = list(table)
+        fig, ax = plt.subplots(figsize=(12, 4))
+        x = np.arange(len(methods))
+        for j, metric in enumerate(("linear", "knn", "zero-shot")):
+            means = [table[m].get(metric, {}).get("mean", np.nan) for m in methods]
+            stds = [table[m].get(metric, {}).get("std", 0) for m in methods]
+            ax.bar(x + (j - 1) * 0.27, means, 0.27, yerr=stds, capsize=3, label=metric)
+        ax.set_xticks(x, methods, rotation=25, ha="right")
+        ax.set_ylabel("test accuracy (10 shape classes)")
+        ax.set_ylim(0, 1)
+        ax.axhline(0.1, color="gray", ls=":", lw=1)
+        ax.legend(ncol=3)
+        ax.set_title(f"Frozen features on shapes: mean and spread over {results['seeds']} seed(s)")
+        fig.tight_layout()
+        fig.savefig(out / "quality.png", dpi=110)
+        plt.close(fig)
+        files.append("quality.png")
+    if results["curves"]:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+        for method, points in results["curves"].items():
+            for ax, metric in zip(axes, ("linear", "knn")):
+                ax.plot([p["seconds"] for p in points], [p[metric] for p in points], "o-", label=method)
+        for ax, metric in zip(axes, ("linear probe", "kNN")):
+            ax.set_xlabel("training time (s)")
+            ax.set_title(f"{metric} accuracy against training time")
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel("test accuracy")
+        axes[0].legend()
+        fig.tight_layout()
+        fig.savefig(out / "curves.png", dpi=110)
+        plt.close(fig)
+        files.append("curves.png")
+    return files
+
+
+def pct(cell: dict | None) -> str:
+    if not cell:
+        return "–"
+    return f"{100 * cell['mean']:.1f}" + (f" ± {100 * cell['std']:.1f}" if len(cell["values"]) > 1 else "")
 
 
 def report(results: dict) -> str:
-    lines = [f"# Benchmarks", "", f"Measured on: {results['machine']} ({results['date']}).", "",
-             "| notebook | wall-clock (s) | peak memory (MB) | errors | headline numbers |", "|---|---|---|---|---|"]
+    lines = ["# Benchmarks", "", f"Measured on: {results['machine']}, {results['date']}; `make bench` took "
+             f"{results['total_seconds'] / 60:.1f} min" + (" (smoke: quick budgets)" if results["smoke"] else "") + ".",
+             "", "## Notebooks at full settings (seed 0, one at a time)", "",
+             "| notebook | wall-clock (s) | peak memory (MB) | errors | training throughput (examples/s) |",
+             "|---|---|---|---|---|"]
     for a, r in results["notebooks"].items():
-        nums = r["results"].get(a, {})
-        flat = ", ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}" for k, v in list(_flat(nums))[:8])
-        lines.append(f"| {a} | {r['seconds']} | {r.get('peak_rss_mb', 0):.0f} | {len(r['errors'])} | {flat} |")
-    lines += ["", "| grading | submissions | workers | s / submission | submissions / min |", "|---|---|---|---|---|"]
+        lines.append(f"| {a} | {r['seconds']} | {r.get('peak_rss_mb', 0):.0f} | {len(r['errors'])} | "
+                     f"{'; '.join(throughput(r)) or '–'} |")
+    lines += ["", f"## Representation quality on shapes (test accuracy %, mean ± std over {results['seeds']} seed(s))",
+              "", "| method | linear probe | kNN | zero-shot |", "|---|---|---|---|"]
+    for method, row in results["table"].items():
+        lines.append(f"| {method} | {pct(row.get('linear'))} | {pct(row.get('knn'))} | {pct(row.get('zero-shot'))} |")
+    if "quality.png" in results["plots"]:
+        lines += ["", "![representation quality](quality.png)"]
+    if results["curves"]:
+        lines += ["", "## Accuracy against training time (linear probe / kNN, %)", "",
+                  "| method | " + " | ".join(f"point {i + 1}" for i in range(4)) + " |", "|---|---|---|---|---|"]
+        for method, points in results["curves"].items():
+            cells = [f"{p['seconds']:.0f} s: {100 * p['linear']:.1f} / {100 * p['knn']:.1f}" for p in points]
+            lines.append(f"| {method} | " + " | ".join(cells + ["–"] * (4 - len(cells))) + " |")
+        lines += ["", "![accuracy against training time](curves.png)"]
+    lines += ["", "## Grading throughput (00_evaluation, half solutions and half blank releases)", "",
+              "| tool | submissions | workers | s / submission | submissions / min |", "|---|---|---|---|---|"]
     for g in results["grading"]:
-        lines.append(f"| {g['assignment']} | {g['submissions']} | {g['workers']} | {g['seconds_per_submission']} | {g['per_minute']} |")
+        lines.append(f"| {g['tool']} | {g['submissions']} | {g['workers']} | {g['seconds_per_submission']} | "
+                     f"{g['per_minute']} |")
     return "\n".join(lines) + "\n"
-
-
-def _flat(d, prefix=""):
-    for k, v in d.items():
-        if isinstance(v, dict):
-            yield from _flat(v, f"{prefix}{k}/")
-        else:
-            yield f"{prefix}{k}", v
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--smoke", action="store_true", help="quick budgets: checks that the benchmark code works")
+    p.add_argument("--seeds", type=int, default=3, help="seeds of the representation table (default 3)")
     p.add_argument("--out", default=str(ROOT / "bench"))
     a = p.parse_args()
-    env = {"SSLCOURSE_QUICK": "1"} if a.smoke else {}
-    notebooks = available()[:1] if a.smoke else available()
-    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "smoke": a.smoke, "notebooks": {}, "grading": []}
+    t0 = time.perf_counter()
+    quick = {"SSLCOURSE_QUICK": "1"} if a.smoke else {}
+    seeds = 2 if a.smoke else a.seeds
+    notebooks = ["05_distillation"] if a.smoke else available()  # smoke: table rows, curves and seeds of one notebook
+    table_notebooks = sorted({nb for _, nb, _ in TABLE} & set(notebooks))
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "smoke": a.smoke, "seeds": seeds,
+               "notebooks": {}, "seed_runs": {}, "grading": []}
+    runs: dict[int, dict] = {0: {}}
     for assignment in notebooks:
-        print(f"running {assignment} ...", flush=True)
-        results["notebooks"][assignment] = run_notebook(assignment, env=env)
+        print(f"[notebooks] {assignment} at full settings ...", flush=True)
+        runs[0][assignment] = results["notebooks"][assignment] = run_notebook(assignment, env=quick)
+        print(f"  {results['notebooks'][assignment]['seconds']} s", flush=True)
+    for seed in range(1, seeds):
+        runs[seed] = {}
+        for assignment in table_notebooks:
+            print(f"[seed {seed}] {assignment} ...", flush=True)
+            env = {**quick, "SSLCOURSE_SEED": str(seed), "SSLCOURSE_CURVE": CURVE_MARKS}
+            runs[seed][assignment] = run_notebook(assignment, env=env, allow_errors=True,
+                                                  parameters=SEED_PARAMETERS.get(assignment))
+            print(f"  {runs[seed][assignment]['seconds']} s", flush=True)
+    results["seed_runs"] = {str(s): r for s, r in runs.items() if s}
+    results["table"] = representation_table(runs)
+    results["curves"] = curves({s: r for s, r in runs.items() if s})
     n = 4 if a.smoke else 20
     for workers in (1, 2):
+        print(f"[grading] {n} submissions, {workers} worker(s) ...", flush=True)
         results["grading"].append({"assignment": "00_evaluation", **grading_throughput("00_evaluation", n, workers)})
+    print("[grading] nbgrader autograde ...", flush=True)
+    results["grading"].append({"assignment": "00_evaluation", **nbgrader_throughput("00_evaluation", 2 if a.smoke else 6)})
+    results["total_seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results["plots"] = plots(results, out)
     name = "results-smoke" if a.smoke else "results"
     (out / f"{name}.json").write_text(json.dumps(results, indent=1))
     (out / ("REPORT-smoke.md" if a.smoke else "REPORT.md")).write_text(report(results))
-    print(report(results))
     errors = [x for r in results["notebooks"].values() for x in r["errors"]]
+    print(report(results))
     return 1 if errors else 0
 
 

@@ -16,12 +16,14 @@ from .data import cache_dir, load_shapes
 from .evaluation import evaluate
 from .models import SmallCNN
 from .train import random_batches, train
-from .utils import budget, is_quick, quick_or
+from .utils import budget, is_quick, quick_or, run_seed
 
 
-def train_supervised(train_set, *, seconds: float, device: torch.device | str = "cpu", seed: int = 0,
+def train_supervised(train_set, *, seconds: float, device: torch.device | str = "cpu", seed: int | None = None,
                      progress: bool = True) -> tuple[nn.Module, dict]:
-    """A SmallCNN trained with labels (linear head, cross-entropy, flips and shifts) for ``seconds``."""
+    """A SmallCNN trained with labels (linear head, cross-entropy, flips and shifts) for ``seconds``.
+    ``seed`` defaults to the run's seed (0 unless the benchmarks set ``SSLCOURSE_SEED``)."""
+    seed = run_seed(0) if seed is None else seed
     torch.manual_seed(seed)
     encoder = SmallCNN(in_channels=train_set.images.shape[1]).to(device)
     head = nn.Linear(encoder.feature_dim, len(train_set.classes)).to(device)
@@ -39,7 +41,7 @@ def train_supervised(train_set, *, seconds: float, device: torch.device | str = 
         opt.step()
         return loss.item()
 
-    return encoder, train(step, seconds=seconds, desc="supervised baseline", progress=progress)
+    return encoder, train(step, seconds=seconds, desc="supervised baseline", progress=progress, batch_size=128)
 
 
 def baseline_results(*, supervised_seconds: float = 30, n_train: int = 10_000, n_test: int = 2_000,
@@ -50,15 +52,16 @@ def baseline_results(*, supervised_seconds: float = 30, n_train: int = 10_000, n
     """
     supervised_seconds = budget(supervised_seconds)
     n_train, n_test = quick_or(n_train, 1_000), quick_or(n_test, 500)
-    key = f"baselines-{supervised_seconds:g}s-{n_train}-{n_test}.json"
+    seed = run_seed(0)
+    key = f"baselines-{supervised_seconds:g}s-{n_train}-{n_test}" + (f"-seed{seed}" if seed else "") + ".json"
     folder = cache_dir()
     if use_cache and folder is not None and (folder / key).exists() and not is_quick():
         return json.loads((folder / key).read_text())
     train_set, test_set = load_shapes("train", n=n_train), load_shapes("test", n=n_test)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     results = {"raw pixels": evaluate(None, train_set, test_set),
                "random init": evaluate(SmallCNN().to(device), train_set, test_set)}
-    encoder, _ = train_supervised(train_set, seconds=supervised_seconds, device=device)
+    encoder, _ = train_supervised(train_set, seconds=supervised_seconds, device=device, seed=seed)
     results["supervised"] = evaluate(encoder, train_set, test_set)
     if folder is not None:
         (folder / key).write_text(json.dumps(results, indent=1))

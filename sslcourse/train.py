@@ -2,7 +2,10 @@
 function that does one step and returns the loss; you get back a history dict."""
 from __future__ import annotations
 
+import json
+import os
 import time
+from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
@@ -19,13 +22,30 @@ def random_batches(n: int, batch_size: int, *, generator: torch.Generator | None
 
 
 def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int | None = None,
-          min_steps: int = 1, desc: str = "training", log_every: int = 1, progress: bool = True) -> dict:
+          min_steps: int = 1, desc: str = "training", log_every: int = 1, progress: bool = True,
+          probe: Callable[[], dict] | None = None, batch_size: int | None = None) -> dict:
     """Call ``step(i)`` for i = 0, 1, ... until ``seconds`` of wall-clock time or ``max_steps``.
 
     ``step`` does one optimisation step and returns the loss (a float) or a dict of floats.
     Returns ``{"step": [...], "time": [...], "loss": [...], <other keys>: [...]}``.
+
+    ``batch_size`` (optional): training examples per step, to report the throughput in examples per second.
+    ``probe`` (optional) returns a dict of accuracies of the model being trained, e.g.
+    ``lambda: evaluate(encoder)``. It runs only when the ``SSLCOURSE_CURVE`` environment variable lists
+    training times in seconds (the benchmarks set "10,30,60"): at each of those times and at the end,
+    with the training clock paused. The points go to ``history["curve"]`` and, when ``SSLCOURSE_RESULTS``
+    names a folder, to ``curve-<desc>.json`` there (accuracy against training time).
     """
     history: dict[str, list] = {"step": [], "time": []}
+    marks = _curve_marks() if probe is not None else []
+    curve: list[dict] = []
+
+    def take_point(i: int, at: float) -> float:
+        """Probe with the clock stopped; return how long the probe took (added to ``start``)."""
+        t0 = time.perf_counter()
+        curve.append({"seconds": round(at, 1), "steps": i, **probe()})
+        return time.perf_counter() - t0
+
     start = time.perf_counter()
     bar = tqdm(total=round(seconds, 1), desc=desc, unit="s", disable=not progress,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
@@ -34,6 +54,9 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
         elapsed = time.perf_counter() - start
         if i >= min_steps and (elapsed >= seconds or (max_steps is not None and i >= max_steps)):
             break
+        if marks and elapsed >= marks[0]:
+            start += take_point(i, elapsed)
+            marks = [m for m in marks if m > elapsed]
         out = step(i)
         values = out if isinstance(out, dict) else {"loss": out}
         if i % log_every == 0:
@@ -48,4 +71,34 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
     bar.close()
     history["steps"] = i
     history["seconds"] = time.perf_counter() - start
+    if batch_size:
+        history["examples_per_s"] = i * batch_size / max(history["seconds"], 1e-9)
+    _save_run(desc, history, batch_size)
+    if probe is not None and _curve_marks():
+        take_point(i, history["seconds"])
+        history["curve"] = curve
+        _save_curve(desc, curve)
     return history
+
+
+def _curve_marks() -> list[float]:
+    text = os.environ.get("SSLCOURSE_CURVE", "").strip()
+    return sorted(float(x) for x in text.split(",") if x.strip()) if text else []
+
+
+def _save(kind: str, desc: str, data: dict) -> None:
+    """Under ``SSLCOURSE_RESULTS`` (benchmarks), keep ``<kind>-<desc>.json`` for the report."""
+    folder = os.environ.get("SSLCOURSE_RESULTS")
+    if folder:
+        name = "".join(ch if ch.isalnum() else "-" for ch in desc.lower()).strip("-")
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{kind}-{name}.json").write_text(json.dumps({"method": desc, **data}, indent=1, default=float))
+
+
+def _save_curve(desc: str, curve: list[dict]) -> None:
+    _save("curve", desc, {"curve": curve})
+
+
+def _save_run(desc: str, history: dict, batch_size: int | None) -> None:
+    _save("run", desc, {"steps": history["steps"], "seconds": round(history["seconds"], 2), "batch_size": batch_size,
+                        "examples_per_s": history.get("examples_per_s")})

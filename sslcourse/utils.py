@@ -30,11 +30,22 @@ def get_device(prefer: str | None = None) -> torch.device:
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch.Generator seeded the same way."""
+    """Seed Python, NumPy and torch; return a torch.Generator seeded the same way.
+
+    The benchmarks repeat a notebook with other seeds by setting ``SSLCOURSE_SEED``, which then
+    replaces ``seed``.
+    """
+    seed = run_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def run_seed(default: int = 0) -> int:
+    """The seed of this run: ``SSLCOURSE_SEED`` when set (benchmarks over seeds), else ``default``."""
+    text = os.environ.get("SSLCOURSE_SEED", "").strip()
+    return int(text) if text else default
 
 
 def is_quick() -> bool:

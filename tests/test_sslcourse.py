@@ -69,6 +69,39 @@ def test_train_loop_respects_budget_and_steps():
     assert hist["steps"] == 1 and hist["acc"] == [0.5]  # always at least min_steps
 
 
+def test_train_probe_points_only_when_asked(monkeypatch, tmp_path):
+    """Accuracy-vs-time points: none by default; with SSLCOURSE_CURVE at the listed training times and at
+    the end, with the clock paused while probing, saved under SSLCOURSE_RESULTS."""
+    probes = []
+
+    def probe():
+        probes.append(1)
+        time.sleep(0.15)  # a slow probe must not eat the training budget
+        return {"linear": 0.5}
+
+    monkeypatch.delenv("SSLCOURSE_CURVE", raising=False)
+    train(lambda i: time.sleep(0.01) or 0.0, seconds=0.1, progress=False, probe=probe)
+    assert probes == []
+    monkeypatch.setenv("SSLCOURSE_CURVE", "0.05, 0.1")
+    monkeypatch.setenv("SSLCOURSE_RESULTS", str(tmp_path))
+    hist = train(lambda i: time.sleep(0.01) or 0.0, seconds=0.3, progress=False, probe=probe, desc="SimCLR run")
+    assert [p["seconds"] >= m for p, m in zip(hist["curve"], (0.05, 0.1))] == [True, True]
+    assert len(hist["curve"]) == 3 and hist["curve"][-1]["linear"] == 0.5
+    assert 0.25 < hist["seconds"] < 0.45, "probing time must not count as training time"
+    assert hist["steps"] >= 15
+    import json
+    assert json.loads((tmp_path / "curve-simclr-run.json").read_text())["curve"] == hist["curve"]
+
+
+def test_seed_from_the_environment(monkeypatch):
+    from sslcourse.utils import seed_everything
+    monkeypatch.setenv("SSLCOURSE_SEED", "3")
+    a = torch.randn(3, generator=seed_everything(0))
+    monkeypatch.delenv("SSLCOURSE_SEED")
+    assert torch.equal(a, torch.randn(3, generator=seed_everything(3)))
+    assert not torch.equal(a, torch.randn(3, generator=seed_everything(0)))
+
+
 def test_random_batches_cover_every_index():
     it = random_batches(10, 5, generator=torch.Generator().manual_seed(0))
     assert sorted(torch.cat([next(it), next(it)]).tolist()) == list(range(10))
