@@ -73,6 +73,7 @@ def lab(course):
     cmd = [str(ROOT / ".venv" / "bin" / "jupyter") if (ROOT / ".venv" / "bin" / "jupyter").exists() else "jupyter",
            "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--IdentityProvider.token=",
            "--ServerApp.password=", "--allow-root", "--LabApp.expose_app_in_browser=True",
+           "--JupyterNotebookApp.expose_app_in_browser=True",
            f"--ServerApp.root_dir={course}"]
     log = open(course / "lab.log", "w")
     proc = subprocess.Popen(cmd, cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -106,8 +107,8 @@ OUTPUTS_JS = """() => {
 }"""
 
 
-def open_and_run_all(page, url, path, shot):
-    page.goto(f"{url}/lab/tree/{path}")
+def open_and_run_all(page, url, path, shot, app="lab/tree"):
+    page.goto(f"{url}/{app}/{path}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.sessionContext"
@@ -172,6 +173,15 @@ def test_solution_runs_clean_with_widgets_and_figures(page, lab):
     page.wait_for_function("(b) => { const i = document.querySelector('.widget-output img'); return i && i.src !== b; }",
                            arg=before, timeout=60_000)
     page.screenshot(path=str(SHOTS / "widget_after_slider.png"))
+
+
+def test_solution_runs_in_classic_notebook_7(page, lab):
+    """The same notebook in Notebook 7 (the classic single-document interface): it runs clean, figures
+    render and the widget controls appear (nothing in the course needs JupyterLab itself)."""
+    outputs = open_and_run_all(page, lab, f"solutions/{A}/{A}.ipynb", "notebook7_solution.png", app="notebooks")
+    assert not [o for cell in outputs for o in cell if o.startswith("error:")], outputs
+    assert page.locator(".jp-OutputArea-output img").count() >= 3, "figures should render as images"
+    assert page.locator(".widget-slider").count() >= 2
 
 
 def test_formgrader_shows_hidden_suite_scores(page, lab):

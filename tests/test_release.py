@@ -90,3 +90,19 @@ def test_notebook_anatomy(assignment):
         assert set(c.metadata.get("nbgrader", {})) <= {"grade", "grade_id", "locked", "points", "schema_version",
                                                          "solution", "task", "checksum", "cell_type"}
     json.dumps(nb)  # serialisable
+
+
+@pytest.mark.parametrize("folder", ["solutions", "notebooks"])
+def test_no_frontend_specific_code(folder):
+    """Notebooks run the same in JupyterLab, Notebook 7, VS Code and nbclient: no IPython magics, shell
+    escapes or get_ipython() calls (frontend- or kernel-specific), no JupyterLab-only display code."""
+    import re
+    bad = re.compile(r"^\s*(%|!)|get_ipython\(|jupyterlab|IPython\.display\.Javascript")
+    for assignment in available():
+        nb = json.loads((solution_path(assignment) if folder == "solutions" else release_path(assignment)).read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            src = "".join(cell["source"])
+            hits = [line for line in src.splitlines() if bad.search(line)]
+            assert not hits, f"{folder}/{assignment}: {hits}"
