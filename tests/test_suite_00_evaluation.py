@@ -2,8 +2,7 @@
 untouched release, and every hidden test fails for at least one deliberately wrong implementation."""
 import pytest
 
-from autograder.suite_points import suite_tests
-from autograder.testing import RELEASE, grade_variants
+from mutants import suite_checks
 
 pytestmark = pytest.mark.slow
 A = "00_evaluation"
@@ -142,36 +141,4 @@ def knn_predict(train_features, train_labels, test_features, num_classes, k=20, 
 }
 
 
-@pytest.fixture(scope="module")
-def graded():
-    variants = {"solution": {}, "release": RELEASE, **{k: {fn: src} for k, (fn, src, _) in MUTANTS.items()},
-                **ALTERNATIVES}
-    return grade_variants(A, variants, seed=1234)
-
-
-def test_solution_gets_full_marks(graded):
-    r = graded["solution"]
-    assert r["status"] == "ok" and r["score"] == r["max_score"] == 10, r
-
-
-def test_release_gets_zero(graded):
-    assert graded["release"]["score"] == 0 and graded["release"]["max_score"] == 10
-
-
-@pytest.mark.parametrize("label", sorted(ALTERNATIVES))
-def test_correct_alternatives_get_full_marks(graded, label):
-    r = graded[label]
-    assert r["score"] == r["max_score"], r["outputs"]
-
-
-@pytest.mark.parametrize("label", sorted(MUTANTS))
-def test_mutant_loses_points(graded, label):
-    r = graded[label]
-    for test_id in MUTANTS[label][2]:
-        assert r["scores"][test_id] == 0, f"{label} should fail {test_id}: {r['outputs']}"
-    assert r["score"] < r["max_score"]
-
-
-def test_every_hidden_test_is_caught_by_some_mutant():
-    caught = {t for _, _, tests in MUTANTS.values() for t in tests}
-    assert {t["id"] for t in suite_tests(A)} <= caught
+globals().update(suite_checks(A, 10, MUTANTS, ALTERNATIVES))

@@ -2,8 +2,9 @@
 untouched release, and every hidden test fails for at least one deliberately wrong implementation."""
 import pytest
 
-from autograder.suite_points import suite_tests
-from autograder.testing import RELEASE, grade_variants
+from autograder.testing import RELEASE
+
+from mutants import suite_checks
 
 pytestmark = pytest.mark.slow
 A = "01_diffusion"
@@ -287,32 +288,7 @@ def variants():
     return out
 
 
-@pytest.fixture(scope="module")
-def graded():
-    return grade_variants(A, variants(), seed=4321)
-
-
-def test_solution_gets_full_marks(graded):
-    r = graded["solution"]
-    assert r["status"] == "ok" and r["score"] == r["max_score"] == 17, r
-
-
-def test_release_gets_zero(graded):
-    assert graded["release"]["score"] == 0 and graded["release"]["max_score"] == 17
-
-
-@pytest.mark.parametrize("label", sorted(ALTERNATIVES))
-def test_correct_alternatives_get_full_marks(graded, label):
-    r = graded[label]
-    assert r["score"] == r["max_score"], r["outputs"]
-
-
-@pytest.mark.parametrize("label", sorted(MUTANTS))
-def test_mutant_loses_points(graded, label):
-    r = graded[label]
-    for test_id in MUTANTS[label][2]:
-        assert r["scores"][test_id] == 0, f"{label} should fail {test_id}: {r['outputs']}"
-    assert r["score"] < r["max_score"]
+globals().update(suite_checks(A, 17, MUTANTS, ALTERNATIVES, variants=variants, seed=4321))
 
 
 @pytest.mark.parametrize("label", sorted(MUTANTS))
@@ -323,8 +299,3 @@ def test_mutant_fails_only_its_function(graded, label):
               X0: "test_predict_x0", LOSS: "test_ddpm_loss", STEP: "test_p_sample_step"}[fn]
     lost = [t for t, s in graded[label]["scores"].items() if s == 0]
     assert all(t.startswith(prefix) for t in lost), f"{label} also fails {[t for t in lost if not t.startswith(prefix)]}"
-
-
-def test_every_hidden_test_is_caught_by_some_mutant():
-    caught = {t for _, _, tests in MUTANTS.values() for t in tests}
-    assert {t["id"] for t in suite_tests(A)} <= caught

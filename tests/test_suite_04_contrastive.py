@@ -10,7 +10,8 @@ import pytest
 
 from autograder.assignments import solution_path
 from autograder.suite_points import suite_tests
-from autograder.testing import RELEASE, grade_variants
+
+from mutants import suite_checks
 
 pytestmark = pytest.mark.slow
 A = "04_contrastive"
@@ -249,39 +250,7 @@ def _variant(fn, change):
     return {fn: change if isinstance(change, str) else mutate(fn, *change)}
 
 
-@pytest.fixture(scope="module")
-def graded():
-    variants = {"solution": {}, "release": RELEASE, **{k: _variant(fn, ch) for k, (fn, ch, _) in MUTANTS.items()},
-                **ALTERNATIVES}
-    return grade_variants(A, variants, seed=1234)
-
-
-def test_solution_gets_full_marks(graded):
-    r = graded["solution"]
-    assert r["status"] == "ok" and r["score"] == r["max_score"] == 25, r
-
-
-def test_release_gets_zero(graded):
-    assert graded["release"]["score"] == 0 and graded["release"]["max_score"] == 25
-
-
-@pytest.mark.parametrize("label", sorted(ALTERNATIVES))
-def test_correct_alternatives_get_full_marks(graded, label):
-    r = graded[label]
-    assert r["score"] == r["max_score"], r["outputs"]
-
-
-@pytest.mark.parametrize("label", sorted(MUTANTS))
-def test_mutant_loses_points(graded, label):
-    r = graded[label]
-    for test_id in MUTANTS[label][2]:
-        assert r["scores"][test_id] == 0, f"{label} should fail {test_id}: {r['outputs']}"
-    assert r["score"] < r["max_score"]
-
-
-def test_every_hidden_test_is_caught_by_some_mutant():
-    caught = {t for _, _, tests in MUTANTS.values() for t in tests}
-    assert {t["id"] for t in suite_tests(A)} <= caught
+globals().update(suite_checks(A, 25, MUTANTS, ALTERNATIVES, variant=_variant))
 
 
 def test_hidden_points_match_the_notebook():
