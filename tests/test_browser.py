@@ -108,7 +108,7 @@ OUTPUTS_JS = """() => {
 
 
 def open_and_run_all(page, url, path, shot, app="lab/tree"):
-    page.goto(f"{url}/{app}/{path}")
+    page.goto(f"{url}/{app}/{path}" + ("?reset" if app.startswith("lab") else ""))  # one tab, no restored layout
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                            " && window.jupyterapp.shell.currentWidget.sessionContext"
@@ -126,8 +126,13 @@ def open_and_run_all(page, url, path, shot, app="lab/tree"):
         const deadline = Date.now() + seconds * 1000;
         for (let i = 0; i < nb.widgets.length; i++) {
             const cell = nb.widgets[i];
+            // the command acts on the notebook that has the focus: make sure it is this one (a tab
+            // restored from an earlier test would otherwise receive the commands)
+            window.jupyterapp.shell.activateById(panel.id);
             nb.activeCellIndex = i;
-            await window.jupyterapp.commands.execute('notebook:run-cell');
+            // never await the command alone: its promise waits for the execution, which may never end
+            const ran = window.jupyterapp.commands.execute('notebook:run-cell').catch(() => null);
+            await Promise.race([ran, sleep(Math.max(0, deadline - Date.now()))]);
             if (cell.model.type !== 'code' || !cell.model.sharedModel.getSource().trim()) continue;
             // wait for this cell's reply: the kernel aborts requests queued behind an error
             while (true) {
