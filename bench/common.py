@@ -63,9 +63,11 @@ def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 180
         try:
             NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                            resources={"metadata": {"path": str(path.parent)}}).execute()
-        except Exception as exc:  # a failing cell: keep what was reported so far, record the error
-            if not allow_errors:
-                print(f"{assignment}: {type(exc).__name__}: {str(exc)[-500:]}", file=sys.stderr)
+        except Exception as exc:  # a failing cell or a dead kernel: keep what was reported so far
+            failure = type(exc).__name__
+            print(f"{assignment}: {failure}: {str(exc)[-500:]}", file=sys.stderr)
+        else:
+            failure = None
         finally:
             seconds = time.perf_counter() - start
             stop.set()
@@ -74,6 +76,8 @@ def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 180
         results = {p.stem: json.loads(p.read_text()) for p in Path(results_dir).glob("*.json")}
     errors = [o["ename"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
+    if failure and not errors:  # the run stopped without an error output (kernel died, timeout)
+        errors.append(failure)
     return {"assignment": assignment, "seconds": round(seconds, 1), "errors": errors, **mem, "results": results}
 
 

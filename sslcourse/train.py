@@ -2,14 +2,14 @@
 function that does one step and returns the loss; you get back a history dict."""
 from __future__ import annotations
 
-import json
 import os
 import time
-from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 from tqdm.auto import tqdm
+
+from .utils import save_for_benchmarks
 
 
 def random_batches(n: int, batch_size: int, *, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
@@ -73,11 +73,12 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
     history["seconds"] = time.perf_counter() - start
     if batch_size:
         history["examples_per_s"] = i * batch_size / max(history["seconds"], 1e-9)
-    _save_run(desc, history, batch_size)
+    _save("run", desc, {"steps": i, "seconds": round(history["seconds"], 2), "batch_size": batch_size,
+                        "examples_per_s": history.get("examples_per_s")})
     if probe is not None and _curve_marks():
         take_point(i, history["seconds"])
         history["curve"] = curve
-        _save_curve(desc, curve)
+        _save("curve", desc, {"curve": curve})
     return history
 
 
@@ -88,17 +89,5 @@ def _curve_marks() -> list[float]:
 
 def _save(kind: str, desc: str, data: dict) -> None:
     """Under ``SSLCOURSE_RESULTS`` (benchmarks), keep ``<kind>-<desc>.json`` for the report."""
-    folder = os.environ.get("SSLCOURSE_RESULTS")
-    if folder:
-        name = "".join(ch if ch.isalnum() else "-" for ch in desc.lower()).strip("-")
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / f"{kind}-{name}.json").write_text(json.dumps({"method": desc, **data}, indent=1, default=float))
-
-
-def _save_curve(desc: str, curve: list[dict]) -> None:
-    _save("curve", desc, {"curve": curve})
-
-
-def _save_run(desc: str, history: dict, batch_size: int | None) -> None:
-    _save("run", desc, {"steps": history["steps"], "seconds": round(history["seconds"], 2), "batch_size": batch_size,
-                        "examples_per_s": history.get("examples_per_s")})
+    name = "".join(ch if ch.isalnum() else "-" for ch in desc.lower()).strip("-")
+    save_for_benchmarks(f"{kind}-{name}", {"method": desc, **data})

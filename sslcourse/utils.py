@@ -80,8 +80,6 @@ def set_threads(n: int | None = None) -> int:
 def report_results(name: str, results: dict) -> dict:
     """Print a notebook's headline numbers and, when ``SSLCOURSE_RESULTS`` names a folder (benchmarks),
     also save them there as ``<name>.json``. ``results`` maps strings to numbers or nested dicts."""
-    import json
-    from pathlib import Path
 
     def flat(d, prefix=""):
         for k, v in d.items():
@@ -93,8 +91,16 @@ def report_results(name: str, results: dict) -> dict:
     print(f"== {name}: results ==")
     for key, value in flat(results):
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    save_for_benchmarks(name, results)
+    return results
+
+
+def save_for_benchmarks(name: str, data: dict) -> None:
+    """When ``SSLCOURSE_RESULTS`` names a folder (benchmarks), save ``data`` there as ``<name>.json``."""
+    import json
+    from pathlib import Path
+
     folder = os.environ.get("SSLCOURSE_RESULTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / f"{name}.json").write_text(json.dumps(results, indent=1, default=float))
-    return results
+        (Path(folder) / f"{name}.json").write_text(json.dumps(data, indent=1, default=float))
