@@ -78,7 +78,24 @@ def run_notebook(assignment: str, *, env: dict | None = None, timeout: int = 180
               if o.get("output_type") == "error"]
     if failure and not errors:  # the run stopped without an error output (kernel died, timeout)
         errors.append(failure)
-    return {"assignment": assignment, "seconds": round(seconds, 1), "errors": errors, **mem, "results": results}
+    return {"assignment": assignment, "seconds": round(seconds, 1), "errors": errors, **mem,
+            "slowest_cells": slowest_cells(nb), "results": results}
+
+
+def slowest_cells(nb, n: int = 5) -> list[dict]:
+    """The n code cells that took longest (nbclient's timing metadata): where a notebook's budget goes."""
+    from datetime import datetime
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        timing = cell.metadata.get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if cell.cell_type != "code" or not (start and end):
+            continue
+        seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                   - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+        first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+        cells.append({"cell": index, "seconds": round(seconds, 1), "source": first[:80]})
+    return sorted(cells, key=lambda c: -c["seconds"])[:n]
 
 
 def main_for(assignment: str) -> None:

@@ -1,17 +1,19 @@
 """Run the benchmarks and write one results file and one Markdown report with plots.
 
-    python bench/run_all.py                 # make bench: everything below, about 30 minutes on 2 cores
-    python bench/run_all.py --seeds 1       # one seed only (no spread, no curves): about 20 minutes
+    python bench/run_all.py                 # make bench: everything below, under 30 minutes on 2 cores
+    python bench/run_all.py --seeds 1       # one seed only (no spread, no curves): about 15 minutes
     python bench/run_all.py --smoke         # make bench-smoke: quick budgets, checks the benchmark code
 
 1. **Notebooks** (seed 0, each alone on the machine): every solution notebook at full settings in a fresh
    kernel: wall-clock, peak memory, training throughput (examples per second of each training run, from
    ``sslcourse.train``) and the numbers the notebook reports (``sslcourse.report_results``).
-2. **Seeds 1 and 2** of the notebooks behind the representation table. The side experiments that feed no
-   row of the table (CPC, the MoCo queue sweep, the collapse runs, the masked language model) get tiny
-   budgets through an injected parameters cell, papermill-style; every table method keeps its full budget.
-   These runs also record accuracy against training time (``SSLCOURSE_CURVE``: linear probe and kNN at
-   10, 30 and 60 s of training and at the end, clock paused while probing) for SimCLR, MoCo, BYOL, DINO.
+2. **Seeds 1 and 2** of the notebooks behind the representation table, side by side (one process and one
+   torch thread per seed). Every training run repeats exactly the number of steps that seed 0 did in its
+   time budget alone (``SSLCOURSE_STEPS``), so running side by side changes the wall-clock, never the
+   budget. The side experiments that feed no row of the table (CPC, the MoCo queue sweep, the collapse
+   runs, the masked language model) get tiny budgets through an injected parameters cell, papermill-style.
+   These runs also record accuracy against training time (``SSLCOURSE_CURVE``: linear probe and kNN after
+   the steps seed 0 had done at 10, 30 and 60 s, and at the end) for SimCLR, MoCo, BYOL, DINO.
 3. **Grading**: the hidden suite of 00_evaluation on a batch of submissions (half solutions, half blank
    releases) with 1 and 2 workers, and plain ``nbgrader autograde`` on a smaller batch of the same kind.
 
@@ -227,7 +229,10 @@ def pct(cell: dict | None) -> str:
 def report(results: dict) -> str:
     lines = ["# Benchmarks", "", f"Measured on: {results['machine']}, {results['date']}; `make bench` took "
              f"{results['total_seconds'] / 60:.1f} min" + (" (smoke: quick budgets)" if results["smoke"] else "") + ".",
-             "", "## Notebooks at full settings (seed 0, one at a time)", "",
+             "", "Seed 0 runs every notebook at full settings, one at a time, alone on the machine. Seeds 1 "
+             "and 2 run the notebooks behind the table side by side (one torch thread each), every training "
+             "run repeating exactly the steps seed 0 did in its time budget: the same budget, whatever the "
+             "clock.", "", "## Notebooks at full settings (seed 0, one at a time)", "",
              "| notebook | wall-clock (s) | peak memory (MB) | errors | training throughput (examples/s) |",
              "|---|---|---|---|---|"]
     for a, r in results["notebooks"].items():
@@ -241,6 +246,8 @@ def report(results: dict) -> str:
         lines += ["", "![representation quality](quality.png)"]
     if results["curves"]:
         lines += ["", "## Accuracy against training time (linear probe / kNN, %)", "",
+                  "Seeds 1 and 2, probed after the number of steps seed 0 had done alone at 10, 30 and 60 s "
+                  "of training and at its end; the times are seed 0's.", "",
                   "| method | " + " | ".join(f"point {i + 1}" for i in range(4)) + " |", "|---|---|---|---|---|"]
         for method, points in results["curves"].items():
             cells = [f"{p['seconds']:.0f} s: {100 * p['linear']:.1f} / {100 * p['knn']:.1f}" for p in points]
@@ -254,14 +261,68 @@ def report(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------------------------------ other seeds
+def steps_of(run: dict) -> dict:
+    """``{desc: {"steps", "seconds"}}`` of every training run of a notebook run (for ``SSLCOURSE_STEPS``)."""
+    return {v["method"]: {"steps": v["steps"], "seconds": v["seconds"]}
+            for k, v in run.get("results", {}).items() if k.startswith("run-") and v.get("steps")}
+
+
+def other_seeds(seeds, notebooks: list[str], seed0: dict, quick: dict) -> dict[int, dict]:
+    """Run the table notebooks for ``seeds``, one worker process per core, each seed in one worker."""
+    seeds = list(seeds)
+    if not seeds:
+        return {}
+    n_workers = max(1, min(len(seeds), os.cpu_count() or 1))
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    with tempfile.TemporaryDirectory() as tmp:
+        for nb in notebooks:
+            (Path(tmp) / f"{nb}.steps.json").write_text(json.dumps(steps_of(seed0.get(nb, {}))))
+        procs = []
+        for w in range(n_workers):
+            mine = seeds[w::n_workers]
+            cmd = [sys.executable, __file__, "--seed-worker", ",".join(map(str, mine)), "--steps-dir", tmp,
+                   "--threads", str(threads), "--notebooks", ",".join(notebooks)] + (["--smoke"] if quick else [])
+            print(f"[seeds {','.join(map(str, mine))}] {', '.join(notebooks)} ({threads} thread(s), "
+                  f"{n_workers} side by side) ...", flush=True)
+            procs.append(subprocess.Popen(cmd, cwd=Path(__file__).parent))
+        for proc in procs:
+            proc.wait()
+        runs = {}
+        for seed in seeds:
+            path = Path(tmp) / f"seed{seed}.json"
+            runs[seed] = json.loads(path.read_text()) if path.exists() else {}
+    return runs
+
+
+def seed_worker(seeds: list[int], notebooks: list[str], steps_dir: str, threads: int, quick: dict) -> None:
+    for seed in seeds:
+        runs = {}
+        for assignment in notebooks:
+            env = {**quick, "SSLCOURSE_SEED": str(seed), "SSLCOURSE_CURVE": CURVE_MARKS,
+                   "SSLCOURSE_STEPS": str(Path(steps_dir) / f"{assignment}.steps.json"),
+                   "SSLCOURSE_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+            runs[assignment] = run_notebook(assignment, env=env, allow_errors=True,
+                                            parameters=SEED_PARAMETERS.get(assignment))
+            print(f"  [seed {seed}] {assignment}: {runs[assignment]['seconds']} s", flush=True)
+            (Path(steps_dir) / f"seed{seed}.json").write_text(json.dumps(runs))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--smoke", action="store_true", help="quick budgets: checks that the benchmark code works")
     p.add_argument("--seeds", type=int, default=3, help="seeds of the representation table (default 3)")
     p.add_argument("--out", default=str(ROOT / "bench"))
+    p.add_argument("--seed-worker", help=argparse.SUPPRESS)  # internal: run these seeds (comma-separated)
+    p.add_argument("--steps-dir", help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--notebooks", help=argparse.SUPPRESS)
     a = p.parse_args()
     t0 = time.perf_counter()
     quick = {"SSLCOURSE_QUICK": "1"} if a.smoke else {}
+    if a.seed_worker:
+        seed_worker([int(x) for x in a.seed_worker.split(",")], a.notebooks.split(","), a.steps_dir, a.threads, quick)
+        return 0
     seeds = 2 if a.smoke else a.seeds
     notebooks = ["05_distillation"] if a.smoke else available()  # smoke: table rows, curves and seeds of one notebook
     table_notebooks = sorted({nb for _, nb, _ in TABLE} & set(notebooks))
@@ -272,23 +333,16 @@ def main() -> int:
         print(f"[notebooks] {assignment} at full settings ...", flush=True)
         runs[0][assignment] = results["notebooks"][assignment] = run_notebook(assignment, env=quick)
         print(f"  {results['notebooks'][assignment]['seconds']} s", flush=True)
-    for seed in range(1, seeds):
-        runs[seed] = {}
-        for assignment in table_notebooks:
-            print(f"[seed {seed}] {assignment} ...", flush=True)
-            env = {**quick, "SSLCOURSE_SEED": str(seed), "SSLCOURSE_CURVE": CURVE_MARKS}
-            runs[seed][assignment] = run_notebook(assignment, env=env, allow_errors=True,
-                                                  parameters=SEED_PARAMETERS.get(assignment))
-            print(f"  {runs[seed][assignment]['seconds']} s", flush=True)
+    runs.update(other_seeds(range(1, seeds), table_notebooks, runs[0], quick))
     results["seed_runs"] = {str(s): r for s, r in runs.items() if s}
     results["table"] = representation_table(runs)
     results["curves"] = curves({s: r for s, r in runs.items() if s})
-    n = 4 if a.smoke else 20
+    n = 4 if a.smoke else 12
     for workers in (1, 2):
         print(f"[grading] {n} submissions, {workers} worker(s) ...", flush=True)
         results["grading"].append({"assignment": "00_evaluation", **grading_throughput("00_evaluation", n, workers)})
     print("[grading] nbgrader autograde ...", flush=True)
-    results["grading"].append({"assignment": "00_evaluation", **nbgrader_throughput("00_evaluation", 2 if a.smoke else 6)})
+    results["grading"].append({"assignment": "00_evaluation", **nbgrader_throughput("00_evaluation", 2 if a.smoke else 4)})
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -53,16 +53,35 @@ def baseline_results(*, supervised_seconds: float = 30, n_train: int = 10_000, n
     supervised_seconds = budget(supervised_seconds)
     n_train, n_test = quick_or(n_train, 1_000), quick_or(n_test, 500)
     seed = run_seed(0)
-    key = f"baselines-{supervised_seconds:g}s-{n_train}-{n_test}" + (f"-seed{seed}" if seed else "") + ".json"
-    folder = cache_dir()
-    if use_cache and folder is not None and (folder / key).exists() and not is_quick():
-        return json.loads((folder / key).read_text())
+    path = _cache_path(supervised_seconds, n_train, n_test)
+    if use_cache and path is not None and path.exists() and not is_quick():
+        return json.loads(path.read_text())
     train_set, test_set = load_shapes("train", n=n_train), load_shapes("test", n=n_test)
     torch.manual_seed(seed)
-    results = {"raw pixels": evaluate(None, train_set, test_set),
-               "random init": evaluate(SmallCNN().to(device), train_set, test_set)}
+    random_init = SmallCNN().to(device)
     encoder, _ = train_supervised(train_set, seconds=supervised_seconds, device=device, seed=seed)
-    results["supervised"] = evaluate(encoder, train_set, test_set)
-    if folder is not None:
-        (folder / key).write_text(json.dumps(results, indent=1))
+    return save_baselines(random_init, encoder, train_set, test_set, supervised_seconds=supervised_seconds)
+
+
+def save_baselines(random_init: nn.Module, supervised: nn.Module, train_set, test_set, *,
+                   supervised_seconds: float) -> dict:
+    """Evaluate the three baselines with the course's reference code and cache them for later notebooks.
+
+    Notebook 00 calls this with the encoders it has just trained, so that no later notebook has to train
+    the supervised baseline again. Nothing is cached under quick mode."""
+    results = {"raw pixels": evaluate(None, train_set, test_set),
+               "random init": evaluate(random_init, train_set, test_set),
+               "supervised": evaluate(supervised, train_set, test_set)}
+    path = _cache_path(supervised_seconds, len(train_set), len(test_set))
+    if path is not None and not is_quick():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        tmp.replace(path)
     return results
+
+
+def _cache_path(supervised_seconds: float, n_train: int, n_test: int):
+    folder = cache_dir()
+    seed = run_seed(0)
+    key = f"baselines-{supervised_seconds:g}s-{n_train}-{n_test}" + (f"-seed{seed}" if seed else "") + ".json"
+    return folder / key if folder is not None else None

@@ -21,6 +21,16 @@ def random_batches(n: int, batch_size: int, *, generator: torch.Generator | None
             yield order[i:i + batch_size]
 
 
+_current = {"clock": 0.0}
+
+
+def elapsed() -> float:
+    """Seconds of its budget that the ``train`` call in progress has used, for schedules that follow the
+    budget (e.g. a cosine learning rate over ``seconds``). The clock pauses while probing; in a benchmark
+    replay (``SSLCOURSE_STEPS``) it is the time the earlier run had reached at the current step."""
+    return _current["clock"]
+
+
 def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int | None = None,
           min_steps: int = 1, desc: str = "training", log_every: int = 1, progress: bool = True,
           probe: Callable[[], dict] | None = None, batch_size: int | None = None) -> dict:
@@ -35,8 +45,19 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
     training times in seconds (the benchmarks set "10,30,60"): at each of those times and at the end,
     with the training clock paused. The points go to ``history["curve"]`` and, when ``SSLCOURSE_RESULTS``
     names a folder, to ``curve-<desc>.json`` there (accuracy against training time).
+
+    ``SSLCOURSE_STEPS`` (benchmarks only) names a JSON file ``{desc: {"steps": n, "seconds": s}}`` from an
+    earlier run alone on the machine: a run listed there does exactly ``n`` steps whatever the clock says
+    (so other seeds can run side by side with the same budget), and its curve marks are taken at the steps
+    the earlier run had reached at those times.
     """
     history: dict[str, list] = {"step": [], "time": []}
+    replay = _replayed(desc)
+    rate = 1.0  # steps per second of the clock the marks refer to
+    if replay:
+        rate = replay["steps"] / max(replay["seconds"], 1e-9)
+        max_steps = min_steps = replay["steps"]
+        seconds = float("inf")
     marks = _curve_marks() if probe is not None else []
     curve: list[dict] = []
 
@@ -47,16 +68,19 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
         return time.perf_counter() - t0
 
     start = time.perf_counter()
-    bar = tqdm(total=round(seconds, 1), desc=desc, unit="s", disable=not progress,
-               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}")
+    bar = tqdm(total=replay["steps"] if replay else round(seconds, 1), desc=desc, unit="step" if replay else "s",
+               disable=not progress, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + ("steps" if replay else "s")
+               + " {postfix}")
     i = 0
     while True:
         elapsed = time.perf_counter() - start
         if i >= min_steps and (elapsed >= seconds or (max_steps is not None and i >= max_steps)):
             break
-        if marks and elapsed >= marks[0]:
-            start += take_point(i, elapsed)
-            marks = [m for m in marks if m > elapsed]
+        clock = i / rate if replay else elapsed  # replay: the earlier run's time at this step
+        _current["clock"] = clock
+        if marks and clock >= marks[0]:
+            start += take_point(i, clock)
+            marks = [m for m in marks if m > clock]
         out = step(i)
         values = out if isinstance(out, dict) else {"loss": out}
         if i % log_every == 0:
@@ -65,7 +89,7 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
             for key, value in values.items():
                 history.setdefault(key, []).append(float(value))
             bar.set_postfix({k: f"{float(v):.3f}" for k, v in values.items()}, refresh=False)
-        bar.n = min(seconds, time.perf_counter() - start)
+        bar.n = i + 1 if replay else min(seconds, time.perf_counter() - start)
         bar.refresh()
         i += 1
     bar.close()
@@ -76,10 +100,18 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
     _save("run", desc, {"steps": i, "seconds": round(history["seconds"], 2), "batch_size": batch_size,
                         "examples_per_s": history.get("examples_per_s")})
     if probe is not None and _curve_marks():
-        take_point(i, history["seconds"])
+        take_point(i, i / rate if replay else history["seconds"])
         history["curve"] = curve
         _save("curve", desc, {"curve": curve})
     return history
+
+
+def _replayed(desc: str) -> dict | None:
+    path = os.environ.get("SSLCOURSE_STEPS", "").strip()
+    if not path:
+        return None
+    import json
+    return json.loads(open(path).read()).get(desc)
 
 
 def _curve_marks() -> list[float]:

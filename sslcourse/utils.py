@@ -71,8 +71,9 @@ def quick_or(full, quick):
 
 
 def set_threads(n: int | None = None) -> int:
-    """Use ``n`` torch threads (default: all cores, at most 8); returns the number used."""
-    n = n or min(8, os.cpu_count() or 1)
+    """Use ``n`` torch threads (default: ``SSLCOURSE_THREADS`` if set, else all cores, at most 8); returns
+    the number used."""
+    n = n or int(os.environ.get("SSLCOURSE_THREADS") or 0) or min(8, os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
 

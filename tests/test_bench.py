@@ -27,6 +27,9 @@ def test_bench_smoke_writes_results_report_and_plots(tmp_path):
     for method in ("BYOL", "DINO"):
         cell = results["table"][method]["linear"]
         assert len(cell["values"]) == 2 and 0 <= cell["mean"] <= 1 and cell["std"] >= 0
+    seed1 = results["seed_runs"]["1"]["05_distillation"]
+    assert seed1["errors"] == [] and seed1["results"]["run-byol"]["steps"] == run["results"]["run-byol"]["steps"], \
+        "the other seeds repeat the steps of seed 0"
     assert set(results["curves"]) == {"BYOL", "DINO"}  # the curve has its end point even in 3 quick steps
     tools = {g["tool"]: g for g in results["grading"]}
     assert len(tools) == 2 and all(g["graded"] == g["submissions"] > 0 and g["per_minute"] > 0 for g in tools.values())

@@ -93,6 +93,29 @@ def test_train_probe_points_only_when_asked(monkeypatch, tmp_path):
     assert json.loads((tmp_path / "curve-simclr-run.json").read_text())["curve"] == hist["curve"]
 
 
+def test_train_replays_the_steps_of_an_earlier_run(monkeypatch, tmp_path):
+    """SSLCOURSE_STEPS: a listed run does exactly the earlier run's steps whatever the clock says, curve
+    marks fall at the steps the earlier run had reached at those times, and ``elapsed`` follows them."""
+    import json
+    from sslcourse.train import elapsed
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps({"SimCLR": {"steps": 40, "seconds": 20.0}}))  # 2 steps per second
+    monkeypatch.setenv("SSLCOURSE_STEPS", str(steps))
+    monkeypatch.setenv("SSLCOURSE_CURVE", "5,10")
+    clocks = []
+    hist = train(lambda i: clocks.append(elapsed()) or 0.0, seconds=0.001, progress=False, desc="SimCLR",
+                 probe=lambda: {"linear": 0.5})
+    assert hist["steps"] == 40, "a replayed run ignores its own wall-clock budget"
+    assert [(p["steps"], p["seconds"]) for p in hist["curve"]] == [(10, 5.0), (20, 10.0), (40, 20.0)]
+    assert clocks[0] == 0 and clocks[-1] == pytest.approx(19.5)
+    hist = train(lambda i: time.sleep(0.01) or 0.0, seconds=0.1, progress=False, desc="not listed")
+    assert 5 <= hist["steps"] < 15, "a run not listed keeps its time budget"
+    before = torch.get_num_threads()
+    monkeypatch.setenv("SSLCOURSE_THREADS", "1")
+    assert sslcourse.set_threads() == 1 and torch.get_num_threads() == 1
+    torch.set_num_threads(before)
+
+
 def test_seed_from_the_environment(monkeypatch):
     from sslcourse.utils import seed_everything
     monkeypatch.setenv("SSLCOURSE_SEED", "3")
