@@ -49,6 +49,8 @@ TABLE = [
     ("rotation", "03_pretext_tasks", {"linear": ["rotation", "linear"], "knn": ["rotation", "knn"]}),
     ("random init (ViT)", "02_masked_modeling", {"linear": ["probe", "random-init ViT", "linear"],
                                                  "knn": ["probe", "random-init ViT", "knn"]}),
+    ("MAE (pixels)", "02_masked_modeling", {"linear": ["probe", "MAE (pixels)", "linear"],
+                                          "knn": ["probe", "MAE (pixels)", "knn"]}),
     ("MAE (norm_pix)", "02_masked_modeling", {"linear": ["probe", "MAE (norm_pix)", "linear"],
                                               "knn": ["probe", "MAE (norm_pix)", "knn"]}),
     ("SimCLR", "04_contrastive", {"linear": ["SimCLR", "linear"], "knn": ["SimCLR", "knn"]}),

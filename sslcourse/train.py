@@ -2,6 +2,7 @@
 function that does one step and returns the loss; you get back a history dict."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Callable, Iterator
@@ -48,15 +49,17 @@ def train(step: Callable[[int], float | dict], *, seconds: float, max_steps: int
 
     ``SSLCOURSE_STEPS`` (benchmarks only) names a JSON file ``{desc: {"steps": n, "seconds": s}}`` from an
     earlier run alone on the machine: a run listed there does exactly ``n`` steps whatever the clock says
-    (so other seeds can run side by side with the same budget), and its curve marks are taken at the steps
-    the earlier run had reached at those times.
+    (``n`` scaled down when this call's ``seconds`` or ``max_steps`` ask for less), so other seeds can run
+    side by side with the same budget; its curve marks fall at the steps the earlier run had reached at
+    those times.
     """
     history: dict[str, list] = {"step": [], "time": []}
     replay = _replayed(desc)
     rate = 1.0  # steps per second of the clock the marks refer to
-    if replay:
+    if replay:  # the earlier run's steps, scaled down if this call asks for less (a shrunk side experiment)
         rate = replay["steps"] / max(replay["seconds"], 1e-9)
-        max_steps = min_steps = replay["steps"]
+        target = max(1, math.ceil(replay["steps"] * min(1.0, seconds / max(replay["seconds"], 1e-9)) - 1e-6))
+        max_steps = min_steps = target if max_steps is None else min(target, max_steps)
         seconds = float("inf")
     marks = _curve_marks() if probe is not None else []
     curve: list[dict] = []

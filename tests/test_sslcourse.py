@@ -103,11 +103,13 @@ def test_train_replays_the_steps_of_an_earlier_run(monkeypatch, tmp_path):
     monkeypatch.setenv("SSLCOURSE_STEPS", str(steps))
     monkeypatch.setenv("SSLCOURSE_CURVE", "5,10")
     clocks = []
-    hist = train(lambda i: clocks.append(elapsed()) or 0.0, seconds=0.001, progress=False, desc="SimCLR",
+    hist = train(lambda i: clocks.append(elapsed()) or 0.0, seconds=20, progress=False, desc="SimCLR",
                  probe=lambda: {"linear": 0.5})
-    assert hist["steps"] == 40, "a replayed run ignores its own wall-clock budget"
+    assert hist["steps"] == 40, "a replayed run does the earlier steps, however long they take"
     assert [(p["steps"], p["seconds"]) for p in hist["curve"]] == [(10, 5.0), (20, 10.0), (40, 20.0)]
     assert clocks[0] == 0 and clocks[-1] == pytest.approx(19.5)
+    assert train(lambda i: 0.0, seconds=5, progress=False, desc="SimCLR")["steps"] == 10, "a shrunk budget shrinks"
+    assert train(lambda i: 0.0, seconds=20, max_steps=3, progress=False, desc="SimCLR")["steps"] == 3
     hist = train(lambda i: time.sleep(0.01) or 0.0, seconds=0.1, progress=False, desc="not listed")
     assert 5 <= hist["steps"] < 15, "a run not listed keeps its time budget"
     before = torch.get_num_threads()
