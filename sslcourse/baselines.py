@@ -16,7 +16,7 @@ from .data import cache_dir, load_shapes
 from .evaluation import evaluate
 from .models import SmallCNN
 from .train import random_batches, train
-from .utils import budget, is_quick, quick_or, run_seed
+from .utils import budget, is_quick, quick_or, run_seed, save_for_benchmarks
 
 
 def train_supervised(train_set, *, seconds: float, device: torch.device | str = "cpu", seed: int | None = None,
@@ -72,6 +72,7 @@ def save_baselines(random_init: nn.Module, supervised: nn.Module, train_set, tes
     results = {"raw pixels": evaluate(None, train_set, test_set),
                "random init": evaluate(random_init, train_set, test_set),
                "supervised": evaluate(supervised, train_set, test_set)}
+    save_for_benchmarks("baselines", results)  # the benchmark table's baseline rows (reference evaluation)
     path = _cache_path(supervised_seconds, len(train_set), len(test_set))
     if path is not None and not is_quick():
         tmp = path.with_suffix(".tmp")

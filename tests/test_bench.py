@@ -30,6 +30,10 @@ def test_bench_smoke_writes_results_report_and_plots(tmp_path):
     seed1 = results["seed_runs"]["1"]["05_distillation"]
     assert seed1["errors"] == [] and seed1["results"]["run-byol"]["steps"] == run["results"]["run-byol"]["steps"], \
         "the other seeds repeat the steps of seed 0"
+    baselines = results["seed_runs"]["1"]["00_evaluation"]  # seeds 1, 2 run only the baseline code of 00
+    assert baselines["errors"] == [] and set(baselines["results"]["baselines"]) == {"raw pixels", "random init",
+                                                                                  "supervised"}
+    assert len(results["table"]["supervised"]["linear"]["values"]) == 1  # the smoke has seeds 0 and 1
     assert set(results["curves"]) == {"BYOL", "DINO"}  # the curve has its end point even in 3 quick steps
     tools = {g["tool"]: g for g in results["grading"]}
     assert len(tools) == 2 and all(g["graded"] == g["submissions"] > 0 and g["per_minute"] > 0 for g in tools.values())
