@@ -147,6 +147,26 @@ def test_linear_probe_and_knn_on_separable_data():
     assert linear_probe(xtr, ytr[torch.randperm(400)], xte, yte) < 0.5  # shuffled labels: near chance
 
 
+def test_knn_accuracy_matches_scikit_learn():
+    """The reference kNN (torch, chunked) gives scikit-learn's answer, ties included (even k, few classes)."""
+    from sklearn.neighbors import KNeighborsClassifier
+    xtr, ytr = _blobs(600, noise=6.0)
+    xte, yte = _blobs(300, seed=1, noise=6.0)
+    for k in (1, 4, 20):
+        ref = KNeighborsClassifier(n_neighbors=k, metric="cosine").fit(xtr.numpy(), ytr.numpy())
+        expected = float((ref.predict(xte.numpy()) == yte.numpy()).mean())
+        assert 0.3 < expected < 0.95  # overlapping classes: the vote matters
+        assert knn_accuracy(xtr, ytr, xte, yte, k=k, chunk=128) == pytest.approx(expected, abs=1 / 300 + 1e-9)
+
+
+def test_embed_gives_the_encoders_own_output():
+    encoder = SmallCNN().eval()
+    images = torch.rand(70, 3, 32, 32)
+    with torch.no_grad():
+        expected = encoder(images)
+    torch.testing.assert_close(embed(encoder, images, batch_size=32), expected, atol=1e-5, rtol=1e-4)
+
+
 def test_embed_leaves_the_encoder_untouched():
     enc = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.5)).train()
     before = {k: v.clone() for k, v in enc.state_dict().items()}
