@@ -50,7 +50,7 @@ check: venv
 
 # Benchmarks (never part of `make test`): full settings, then a quick check that the code works.
 bench: venv
-	cd bench && ../$(PY) run_all.py
+	cd bench && ../$(PY) run_all.py && ../$(PY) readme_section.py
 
 bench-smoke: venv
 	cd bench && ../$(PY) run_all.py --smoke --out $(CURDIR)/test-artifacts

@@ -1,0 +1,71 @@
+"""Copy the numbers of the last `make bench` (bench/results.json) into README.md.
+
+    python bench/readme_section.py          # make bench runs it after run_all.py
+
+Rewrites the part of the README between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` (the
+benchmark section) and the runtime column of the notebook table (``<!-- runtime:NN -->`` markers), so
+that the README shows exactly the numbers the benchmark printed.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pct(cell: dict | None) -> str:
+    if not cell:
+        return "–"
+    text = f"{100 * cell['mean']:.1f}"
+    return text + (f" ± {100 * cell['std']:.1f}" if len(cell["values"]) > 1 else "")
+
+
+def section(results: dict) -> str:
+    lines = [f"Measured by `make bench` on {results['machine']} ({results['date']}); the whole run took "
+             f"{results['total_seconds'] / 60:.1f} minutes. Every accuracy is the course's reference "
+             "evaluation of frozen features on the shapes test split (L-BFGS linear probe; kNN: majority vote "
+             f"of the 20 nearest training images), mean ± std over {results['seeds']} seeds, each at the "
+             "notebook's full budget. The full report, with memory, throughput and the slowest cells of every "
+             "notebook: [bench/REPORT.md](bench/REPORT.md).", "",
+             "| method | linear probe % | kNN % | zero-shot % |", "|---|---|---|---|"]
+    for method, row in results["table"].items():
+        seed0 = len(next(iter(row.values()))["values"]) == 1 and results["seeds"] > 1
+        label = f"{method} (seed 0 only)" if seed0 else method
+        lines.append(f"| {label} | {pct(row.get('linear'))} | {pct(row.get('knn'))} | {pct(row.get('zero-shot'))} |")
+    lines += ["", "![Representation quality of every method](bench/quality.png)", "",
+              "Accuracy against training time (linear probe; the last point is each method's full budget):", "",
+              "![Accuracy against training time](bench/curves.png)", "",
+              "Grading one assignment (00_evaluation; half correct, half blank submissions):", "",
+              "| tool | workers | seconds per submission | submissions per minute |", "|---|---|---|---|"]
+    for g in results["grading"]:
+        lines.append(f"| {g['tool']} | {g['workers']} | {g['seconds_per_submission']} | {g['per_minute']} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    if results.get("smoke"):
+        print("bench/results.json comes from a smoke run: README left alone", file=sys.stderr)
+        return 1
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start not in text or end not in text:
+        print(f"README.md has no {start} ... {end} section", file=sys.stderr)
+        return 1
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    text = head + start + "\n" + section(results) + "\n" + end + tail
+    for assignment, run in results["notebooks"].items():
+        number = assignment[:2]
+        text = re.sub(rf"<!-- runtime:{number} -->[^|]*\|", f"<!-- runtime:{number} -->{run['seconds']:.0f} s |", text)
+    readme.write_text(text)
+    print("README.md: benchmark section and notebook runtimes updated from bench/results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
