@@ -13,14 +13,9 @@ import re
 import sys
 from pathlib import Path
 
+from run_all import SEED0_ONLY, pct
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def pct(cell: dict | None) -> str:
-    if not cell:
-        return "–"
-    text = f"{100 * cell['mean']:.1f}"
-    return text + (f" ± {100 * cell['std']:.1f}" if len(cell["values"]) > 1 else "")
 
 
 def section(results: dict) -> str:
@@ -32,8 +27,7 @@ def section(results: dict) -> str:
              "notebook: [bench/REPORT.md](bench/REPORT.md).", "",
              "| method | linear probe % | kNN % | zero-shot % |", "|---|---|---|---|"]
     for method, row in results["table"].items():
-        seed0 = len(next(iter(row.values()))["values"]) == 1 and results["seeds"] > 1
-        label = f"{method} (seed 0 only)" if seed0 else method
+        label = f"{method} (seed 0 only)" if method in SEED0_ONLY.values() else method
         lines.append(f"| {label} | {pct(row.get('linear'))} | {pct(row.get('knn'))} | {pct(row.get('zero-shot'))} |")
     lines += ["", "![Representation quality of every method](bench/quality.png)", "",
               "Accuracy against training time (linear probe; the last point is each method's full budget):", "",

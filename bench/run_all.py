@@ -44,31 +44,24 @@ from autograder.assignments import available  # noqa: E402
 # Rows of the representation table: (method, notebook, {metric: path into the results that notebook's run
 # reported}). Every row is the reference evaluation (sslcourse.evaluate: L-BFGS linear probe, majority-vote
 # kNN with k=20 on cosine similarity); the baselines come from sslcourse.save_baselines, which notebook 00 calls.
+def probe(*path: str) -> dict:
+    """Linear-probe and kNN paths of a result reported as ``{..., path: {"linear": x, "knn": y}}``."""
+    return {"linear": [*path, "linear"], "knn": [*path, "knn"]}
+
+
 TABLE = [
-    ("raw pixels", "00_evaluation", {"linear": ["baselines", "raw pixels", "linear"],
-                                     "knn": ["baselines", "raw pixels", "knn"]}),
-    ("random init (CNN)", "00_evaluation", {"linear": ["baselines", "random init", "linear"],
-                                            "knn": ["baselines", "random init", "knn"]}),
-    ("supervised", "00_evaluation", {"linear": ["baselines", "supervised", "linear"],
-                                     "knn": ["baselines", "supervised", "knn"]}),
-    ("relative position", "03_pretext_tasks", {"linear": ["03_pretext_tasks", "relative position", "linear"],
-                                               "knn": ["03_pretext_tasks", "relative position", "knn"]}),
-    ("rotation", "03_pretext_tasks", {"linear": ["03_pretext_tasks", "rotation", "linear"],
-                                      "knn": ["03_pretext_tasks", "rotation", "knn"]}),
-    ("random init (ViT)", "02_masked_modeling", {"linear": ["02_masked_modeling", "probe", "random-init ViT", "linear"],
-                                                 "knn": ["02_masked_modeling", "probe", "random-init ViT", "knn"]}),
-    ("MAE (pixels)", "02_masked_modeling", {"linear": ["02_masked_modeling", "probe", "MAE (pixels)", "linear"],
-                                          "knn": ["02_masked_modeling", "probe", "MAE (pixels)", "knn"]}),
-    ("MAE (norm_pix)", "02_masked_modeling", {"linear": ["02_masked_modeling", "probe", "MAE (norm_pix)", "linear"],
-                                              "knn": ["02_masked_modeling", "probe", "MAE (norm_pix)", "knn"]}),
-    ("SimCLR", "04_contrastive", {"linear": ["04_contrastive", "SimCLR", "linear"],
-                                  "knn": ["04_contrastive", "SimCLR", "knn"]}),
-    ("MoCo (K=4096)", "04_contrastive", {"linear": ["04_contrastive", "MoCo (K=4096)", "linear"],
-                                         "knn": ["04_contrastive", "MoCo (K=4096)", "knn"]}),
-    ("BYOL", "05_distillation", {"linear": ["05_distillation", "BYOL", "linear"],
-                                 "knn": ["05_distillation", "BYOL", "knn"]}),
-    ("DINO", "05_distillation", {"linear": ["05_distillation", "DINO", "linear"],
-                                 "knn": ["05_distillation", "DINO", "knn"]}),
+    ("raw pixels", "00_evaluation", probe("baselines", "raw pixels")),
+    ("random init (CNN)", "00_evaluation", probe("baselines", "random init")),
+    ("supervised", "00_evaluation", probe("baselines", "supervised")),
+    ("relative position", "03_pretext_tasks", probe("03_pretext_tasks", "relative position")),
+    ("rotation", "03_pretext_tasks", probe("03_pretext_tasks", "rotation")),
+    ("random init (ViT)", "02_masked_modeling", probe("02_masked_modeling", "probe", "random-init ViT")),
+    ("MAE (pixels)", "02_masked_modeling", probe("02_masked_modeling", "probe", "MAE (pixels)")),
+    ("MAE (norm_pix)", "02_masked_modeling", probe("02_masked_modeling", "probe", "MAE (norm_pix)")),
+    ("SimCLR", "04_contrastive", probe("04_contrastive", "SimCLR")),
+    ("MoCo (K=4096)", "04_contrastive", probe("04_contrastive", "MoCo (K=4096)")),
+    ("BYOL", "05_distillation", probe("05_distillation", "BYOL")),
+    ("DINO", "05_distillation", probe("05_distillation", "DINO")),
     ("CLIP", "06_clip", {"linear": ["06_clip", "linear_probe"], "zero-shot": ["06_clip", "zero_shot", "shape"]}),
 ]
 # Seeds 1, 2: side experiments that feed no table row shrink to almost nothing (full-setting units).
@@ -77,8 +70,8 @@ SEED_PARAMETERS = {
     "04_contrastive": {"CPC_SECONDS": 1, "QUEUE_SIZES": (4096,)},
     "05_distillation": {"COLLAPSE_STEPS": 5},
 }
-# Seeds 1, 2: training runs (by ``desc``) replayed with a twentieth of seed 0's steps; their table rows show
-# seed 0 alone. The MAE with norm_pix_loss is the notebook's comparison with the pixel-loss MAE of the table.
+# Seeds 1, 2: {training run's desc: its table row}: replayed with a twentieth of seed 0's steps, so the row
+# shows seed 0 alone. The MAE with norm_pix_loss is the notebook's comparison with the pixel-loss MAE.
 SEED0_ONLY = {"MAE (norm_pix)": "MAE (norm_pix)"}
 CURVE_MARKS = "10,30,60"
 CURVES = {"SimCLR": "curve-simclr", "MoCo (K=4096)": "curve-moco--queue-4096", "BYOL": "curve-byol",
