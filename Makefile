@@ -56,7 +56,7 @@ bench-smoke: venv
 	cd bench && ../$(PY) run_all.py --smoke --out $(CURDIR)/test-artifacts
 
 # Grading at scale: 200 synthetic submissions (correct, partly wrong, blank, hostile) with 1 and 2
-# workers and a local Dask cluster (about 10 minutes).
+# workers and a local Dask cluster (about 35 minutes on 2 cores; writes bench/grading.json).
 bench-grading: venv
 	cd bench && ../$(PY) bench_grading.py
 

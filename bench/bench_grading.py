@@ -7,7 +7,10 @@ The batch mixes what a real class hands in: correct answers (50%), partly wrong 
 classic mistake, 25%), untouched releases (10%) and hostile submissions (15%: monkeypatching torch and
 builtins, an infinite loop, a memory bomb, os._exit, printing 100 MB, an object whose __eq__ lies, a
 skip-execution tag, a deleted test cell). Every run must give every submission exactly one result, the
-same scores in every mode (hidden inputs fixed with --seed), and full marks only to the correct ones.
+same scores in every mode (hidden inputs fixed with --seed), full marks only to correct code, and no more
+to a hostile submission than its honest part earns: the monkeypatching one wraps a wrong kNN and may not
+score above that wrong kNN alone; the two that tamper with test cells around correct code keep their
+full marks (the hidden suite does not use the notebook's test cells) and are flagged "tampered".
 The per-call timeout is 5 s (honest calls of this assignment take well under a second).
 """
 from __future__ import annotations
@@ -58,9 +61,13 @@ HOSTILE = {
 }
 
 
+HONEST_FULL = {"skip_tag", "deleted_test_cell"}  # correct code around tampered test cells
+
+
 def hostile(kind: str) -> dict:
     nb = solution_submission(A)
-    if kind == "monkeypatch":
+    if kind == "monkeypatch":  # a wrong kNN that patches torch and builtins to pass the checks
+        replace_definition(nb, "knn_predict", WRONG["euclidean"][1])
         cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "knn_predict")
         cell["source"] = "".join(cell["source"]) + PATCHES
     elif kind == "skip_tag":
@@ -129,8 +136,14 @@ def main() -> int:
             assert set(rows) == set(kinds), f"{name}: {len(rows)} results for {len(kinds)} submissions"
             totals = {s: float(r["score"]) for s, r in rows.items()}
             full = max(totals[s] for s, k in kinds.items() if k == "good")
-            cheats = [s for s, k in kinds.items() if k != "good" and totals[s] >= full]
+            honest_full = {f"hostile:{k}" for k in HONEST_FULL}
+            cheats = [s for s, k in kinds.items() if k not in ("good", *honest_full) and totals[s] >= full]
             assert not cheats, f"{name}: full marks for {[kinds[s] for s in cheats]}"
+            flagged = {s: rows[s]["status"] for s, k in kinds.items() if k in honest_full}
+            assert all(st == "tampered" for st in flagged.values()), f"{name}: not flagged: {flagged}"
+            wrong_score = max(totals[s] for s, k in kinds.items() if k == "wrong:euclidean")
+            patched = [s for s, k in kinds.items() if k == "hostile:monkeypatch" and totals[s] > wrong_score]
+            assert not patched, f"{name}: monkeypatching raised a wrong kNN above {wrong_score}"
             if reference is not None:
                 diff = [s for s in totals if abs(totals[s] - reference[s]) > 1e-6]
                 assert not diff, f"{name}: scores differ from --workers 1 for {[kinds[s] for s in diff[:5]]}"
