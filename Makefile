@@ -58,7 +58,7 @@ bench-smoke: venv
 # Grading at scale: 200 synthetic submissions (correct, partly wrong, blank, hostile) with 1 and 2
 # workers and a local Dask cluster (about 35 minutes on 2 cores; writes bench/grading.json).
 bench-grading: venv
-	cd bench && ../$(PY) bench_grading.py
+	cd bench && ../$(PY) bench_grading.py && ../$(PY) readme_section.py
 
 clean:
 	rm -rf out test-artifacts .pytest_cache gradebook.db data/cache

@@ -122,7 +122,7 @@ def main() -> int:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--out", default=str(ROOT / "bench" / "grading.json"))
     a = p.parse_args()
-    results = {"assignment": A, "submissions": a.n, "modes": []}
+    results = {"assignment": A, "submissions": a.n, "date": time.strftime("%Y-%m-%d"), "modes": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         kinds = make_batch(folder, a.n)
