@@ -61,7 +61,7 @@ HOSTILE = {
 }
 
 
-HONEST_FULL = {"skip_tag", "deleted_test_cell"}  # correct code around tampered test cells
+HONEST_FULL = {"hostile:skip_tag", "hostile:deleted_test_cell"}  # correct code around tampered test cells
 
 
 def hostile(kind: str) -> dict:
@@ -136,10 +136,9 @@ def main() -> int:
             assert set(rows) == set(kinds), f"{name}: {len(rows)} results for {len(kinds)} submissions"
             totals = {s: float(r["score"]) for s, r in rows.items()}
             full = max(totals[s] for s, k in kinds.items() if k == "good")
-            honest_full = {f"hostile:{k}" for k in HONEST_FULL}
-            cheats = [s for s, k in kinds.items() if k not in ("good", *honest_full) and totals[s] >= full]
+            cheats = [s for s, k in kinds.items() if k not in ("good", *HONEST_FULL) and totals[s] >= full]
             assert not cheats, f"{name}: full marks for {[kinds[s] for s in cheats]}"
-            flagged = {s: rows[s]["status"] for s, k in kinds.items() if k in honest_full}
+            flagged = {s: rows[s]["status"] for s, k in kinds.items() if k in HONEST_FULL}
             assert all(st == "tampered" for st in flagged.values()), f"{name}: not flagged: {flagged}"
             wrong_score = max(totals[s] for s, k in kinds.items() if k == "wrong:euclidean")
             patched = [s for s, k in kinds.items() if k == "hostile:monkeypatch" and totals[s] > wrong_score]

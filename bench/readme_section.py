@@ -3,8 +3,9 @@
     python bench/readme_section.py          # make bench runs it after run_all.py
 
 Rewrites the part of the README between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` (the
-benchmark section, with bench/grading.json from `make bench-grading` when it exists) and the runtime column of the notebook table (``<!-- runtime:NN -->`` markers), so
-that the README shows exactly the numbers the benchmark printed.
+benchmark section, with bench/grading.json from `make bench-grading` when it exists) and the runtime
+column of the notebook table (``<!-- runtime:NN -->`` markers), so that the README shows exactly the
+numbers the benchmarks printed.
 """
 from __future__ import annotations
 
