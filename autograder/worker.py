@@ -167,4 +167,11 @@ def handle(request: dict, namespace: dict, objects: dict, call: Call) -> dict:
 
 
 if __name__ == "__main__":
+    if os.getpid() == 1:
+        # The init of unshare's PID namespace: getppid() is 0 here, so a submission's os.kill(os.getppid(), ...)
+        # signals this process group. Leaving unshare's group keeps unshare (outside the namespace) out of
+        # reach; otherwise it dies, takes this worker with it (--kill-child) just after the call returned, and
+        # the next, innocent call would be blamed for the crash. The grader still ends this worker by
+        # killing unshare, and the kernel ends every process of the namespace with it.
+        os.setpgid(0, 0)
     serve(int(sys.argv[1]), int(sys.argv[2]))
