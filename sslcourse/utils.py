@@ -29,6 +29,13 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bfloat16 autocast runs natively on ``device``: oneDNN's bf16 on a CPU, or a CUDA GPU with bf16."""
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch.Generator seeded the same way.
 
